@@ -1,0 +1,149 @@
+"""Export a version to the formats trainers read; every exported file ingests back to the same ids.
+
+Files are written under a temporary name and renamed when complete, so a killed export never
+leaves half a file where a trainer would read it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from gristmill.errors import GristmillError, UsageError
+from gristmill.example import KINDS, Example
+from gristmill.store.formats import Unsupported, render
+from gristmill.store.versions import Version
+
+EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "preference", "text", "gristmill", "parquet",
+                  "hf")
+_HF_COLUMNS = {"chat": ("messages",), "preference": ("prompt", "chosen", "rejected"),
+               "text": ("text",)}
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    written: int
+    skipped: int
+
+    def summary(self, ref: str, fmt: str) -> str:
+        tail = f", {self.skipped:,} left out as unsupported in {fmt}" if self.skipped else ""
+        return f"exported {self.written:,} examples of {ref} to {self.path} ({fmt}){tail}"
+
+
+def export(
+    con: duckdb.DuckDBPyConnection, version: Version, path: Path, fmt: str,
+    kind: str | None = None, skip_unsupported: bool = False,
+) -> ExportResult:
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        if fmt == "parquet":
+            result = _parquet(con, version, tmp, kind)
+        elif fmt == "hf":
+            result = _hf(con, version, tmp, kind)
+        else:
+            result = _jsonl(con, version, tmp, fmt, kind, skip_unsupported)
+        if path.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+    result.path = path
+    return result
+
+
+def examples(
+    con: duckdb.DuckDBPyConnection, version: Version, kind: str | None = None,
+    batch_rows: int = 10_000,
+) -> Iterator[Example]:
+    """The version's examples in key order (the order they were first stored), streamed."""
+    reader = con.cursor().sql(
+        "SELECT e.id, e.kind, e.payload FROM members m JOIN examples e ON e.key = m.example_key "
+        "WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL) ORDER BY m.example_key",
+        params=[version.version_id, kind, kind],
+    ).to_arrow_reader(batch_rows)
+    for batch in reader:
+        for ex_id, ex_kind, payload in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            yield Example(ex_id, ex_kind, orjson.loads(payload), payload.encode())
+
+
+def _rendered(con, version, fmt, kind, skip_unsupported, result) -> Iterator[dict]:
+    for example in examples(con, version, kind):
+        try:
+            yield render(example, fmt)
+        except Unsupported as e:
+            if not skip_unsupported:
+                raise GristmillError(
+                    f"example {example.id[:12]} cannot be written as {fmt}: {e}; pass "
+                    "--skip-unsupported to leave such examples out (they are counted), or "
+                    "--kind to export one kind"
+                ) from None
+            result.skipped += 1
+            continue
+        result.written += 1
+
+
+def _jsonl(con, version, tmp: Path, fmt, kind, skip_unsupported) -> ExportResult:
+    result = ExportResult(tmp, 0, 0)
+    opener = gzip.open if tmp.name.endswith(".gz.partial") else open
+    with opener(tmp, "wb") as f:
+        for record in _rendered(con, version, fmt, kind, skip_unsupported, result):
+            f.write(orjson.dumps(record) + b"\n")
+    return result
+
+
+def _parquet(con, version, tmp: Path, kind) -> ExportResult:
+    (written,) = con.execute(
+        "COPY (SELECT e.id, e.kind, e.payload FROM members m JOIN examples e "
+        "ON e.key = m.example_key WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL) "
+        f"ORDER BY m.example_key) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)",
+        [version.version_id, kind, kind],
+    ).fetchone()
+    return ExportResult(tmp, written, 0)
+
+
+def _empty(columns: tuple[str, ...]):
+    import pyarrow as pa
+
+    return pa.schema([("id", pa.string()), *((c, pa.string()) for c in columns)])
+
+
+def _hf(con, version, tmp: Path, kind) -> ExportResult:
+    import datasets
+    import pyarrow as pa
+
+    kinds = [k for (k,) in con.execute(
+        "SELECT DISTINCT e.kind FROM members m JOIN examples e ON e.key = m.example_key "
+        "WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL)",
+        [version.version_id, kind, kind]).fetchall()]
+    if len(kinds) > 1:
+        raise GristmillError(f"{version.ref} holds {' and '.join(sorted(kinds))} examples; a "
+                             "Hugging Face dataset has one schema: pass --kind")
+    columns = _HF_COLUMNS[kinds[0]] if kinds else ("messages",)
+    tables, rows = [], []
+    for ex in examples(con, version, kind):
+        rows.append({"id": ex.id, **{c: ex.payload[c] for c in columns}})
+        if len(rows) == 10_000:  # Arrow batches, not a million Python dicts, held in memory
+            tables.append(pa.Table.from_pylist(rows))
+            rows = []
+    if rows or not tables:
+        tables.append(pa.Table.from_pylist(rows or [], schema=None if rows else _empty(columns)))
+    table = pa.concat_tables(tables, promote_options="default")
+    datasets.disable_progress_bars()
+    datasets.Dataset(table).save_to_disk(str(tmp))
+    return ExportResult(tmp, table.num_rows, 0)

@@ -1,0 +1,93 @@
+"""The store's schema as numbered migrations; each is applied once, in its own transaction.
+
+Examples carry an integer surrogate `key` so that a version's membership is a table of two
+integers, which DuckDB compresses to a few bytes a row: versions share example rows, never copy them.
+Add a migration at the end; never edit one that has shipped.
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "examples, datasets, versions, lineage, runs",
+        """
+        CREATE TABLE examples (
+            key BIGINT NOT NULL,          -- surrogate key, stable for the life of the store
+            id VARCHAR NOT NULL,          -- sha256 of the canonical payload (gristmill.example)
+            kind VARCHAR NOT NULL,        -- chat | preference | text
+            payload VARCHAR NOT NULL,     -- the canonical JSON itself
+            n_chars INTEGER NOT NULL,     -- characters of content, for length statistics
+            n_turns INTEGER NOT NULL,     -- user turns
+            has_system BOOLEAN NOT NULL,
+            run_id BIGINT NOT NULL        -- the run that first stored it
+        );
+        CREATE TABLE sources (
+            example_key BIGINT NOT NULL,
+            dataset VARCHAR NOT NULL,
+            run_id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,      -- an absolute file path, or a producer's name
+            position BIGINT,              -- line (JSONL, CSV) or record number (JSON array, Parquet)
+            meta VARCHAR                  -- JSON: tags and the record's own extra keys
+        );
+        CREATE TABLE datasets (
+            name VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE versions (
+            version_id BIGINT NOT NULL,
+            dataset VARCHAR NOT NULL,
+            number INTEGER NOT NULL,      -- NAME@number
+            parent_id BIGINT,
+            step VARCHAR NOT NULL,
+            config VARCHAR NOT NULL,      -- JSON
+            config_hash VARCHAR NOT NULL,
+            code_version VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            run_id BIGINT NOT NULL,
+            n_examples BIGINT NOT NULL,
+            n_added BIGINT NOT NULL,
+            n_removed BIGINT NOT NULL,
+            n_transformed BIGINT NOT NULL,
+            stats VARCHAR NOT NULL        -- JSON
+        );
+        CREATE TABLE members (
+            version_id BIGINT NOT NULL,
+            example_key BIGINT NOT NULL
+        );
+        CREATE TABLE removals (
+            version_id BIGINT NOT NULL,   -- the version the example is missing from
+            example_key BIGINT NOT NULL,
+            step VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,      -- a short code, e.g. exact_duplicate
+            message VARCHAR,
+            evidence VARCHAR              -- JSON: the id it duplicates, a similarity, entity types
+        );
+        CREATE TABLE transforms (
+            version_id BIGINT NOT NULL,
+            old_key BIGINT NOT NULL,
+            new_key BIGINT NOT NULL,
+            step VARCHAR NOT NULL,
+            evidence VARCHAR
+        );
+        CREATE TABLE runs (
+            run_id BIGINT NOT NULL,
+            command VARCHAR NOT NULL,
+            config VARCHAR NOT NULL,      -- JSON
+            pid INTEGER NOT NULL,
+            code_version VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP,
+            status VARCHAR NOT NULL,      -- running | ok | failed | interrupted
+            stats VARCHAR,                -- JSON
+            error VARCHAR
+        );
+        CREATE TABLE rejects (
+            run_id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            position BIGINT,
+            reason VARCHAR NOT NULL
+        );
+        """,
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,266 @@
+"""Datasets and their versions: refs, lookups, and the one way a new version is committed.
+
+A version is its parent plus its members (rows of two integers); creating one never copies a
+payload. Every example a child leaves out is a `removals` row with its reason and evidence, and
+every rewritten example a `transforms` row linking the new id to the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from gristmill.errors import GristmillError, UsageError
+from gristmill.example import Example, stats
+from gristmill.store.runs import code_version
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+_COLUMNS = (
+    "version_id, dataset, number, parent_id, step, config, config_hash, code_version, "
+    "created_at, run_id, n_examples, n_added, n_removed, n_transformed, stats"
+)
+
+
+@dataclass(frozen=True)
+class Version:
+    version_id: int
+    dataset: str
+    number: int
+    parent_id: int | None
+    step: str
+    config: dict[str, Any]
+    config_hash: str
+    code_version: str
+    created_at: datetime
+    run_id: int
+    n_examples: int
+    n_added: int
+    n_removed: int
+    n_transformed: int
+    stats: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.number}"
+
+    @classmethod
+    def _from_row(cls, row: tuple) -> Version:
+        values = list(row)
+        values[5] = orjson.loads(values[5])
+        values[14] = orjson.loads(values[14])
+        return cls(*values)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid dataset name {name!r}: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """`NAME`, `NAME@latest` -> (NAME, None); `NAME@3` -> (NAME, 3)."""
+    name, _, number = ref.partition("@")
+    check_name(name)
+    if number in ("", "latest"):
+        return name, None
+    if not number.isdigit() or int(number) < 1:
+        raise UsageError(f"invalid ref {ref!r}: expected NAME, NAME@latest or NAME@N (N >= 1)")
+    return name, int(number)
+
+
+def resolve(con: duckdb.DuckDBPyConnection, ref: str) -> Version:
+    name, number = parse_ref(ref)
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? "
+        "AND (number = ? OR ? IS NULL) ORDER BY number DESC LIMIT 1",
+        [name, number, number],
+    ).fetchall()
+    if rows:
+        return Version._from_row(rows[0])
+    known = [r[0] for r in con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+    if name not in known:
+        listing = ", ".join(known) if known else "none yet"
+        raise GristmillError(f"no dataset named {name!r} (datasets: {listing})")
+    (last,) = con.execute("SELECT max(number) FROM versions WHERE dataset = ?", [name]).fetchone()
+    raise GristmillError(f"{name} has no version {number} (versions 1 to {last})")
+
+
+def by_id(con: duckdb.DuckDBPyConnection, version_id: int) -> Version:
+    row = con.execute(f"SELECT {_COLUMNS} FROM versions WHERE version_id = ?", [version_id])
+    return Version._from_row(row.fetchone())
+
+
+def history(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> list[Version]:
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? OR ? IS NULL "
+        "ORDER BY dataset, number",
+        [dataset, dataset],
+    ).fetchall()
+    return [Version._from_row(r) for r in rows]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def insert_new_examples(con: duckdb.DuckDBPyConnection, relation: str, run_id: int) -> int:
+    """Store the examples of `relation` (seq, id, kind, payload, n_chars, n_turns, has_system)
+    whose ids are not yet stored, keys in `seq` order; returns how many were new."""
+    (base,) = con.execute("SELECT coalesce(max(key), 0) FROM examples").fetchone()
+    (count,) = con.execute(
+        f"""
+        INSERT INTO examples
+        SELECT {base} + row_number() OVER (ORDER BY seq), id, kind, payload,
+               n_chars, n_turns, has_system, {int(run_id)}
+        FROM (
+            SELECT id, min(seq) AS seq, any_value(kind) AS kind, any_value(payload) AS payload,
+                   any_value(n_chars) AS n_chars, any_value(n_turns) AS n_turns,
+                   any_value(has_system) AS has_system
+            FROM {relation} r
+            WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = r.id)
+            GROUP BY id
+        )
+        """
+    ).fetchone()
+    return count
+
+
+def create_version(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    dataset: str,
+    parent: Version | None,
+    step: str,
+    config: dict[str, Any],
+    run_id: int,
+    members: str,
+    stats: dict[str, Any] | None = None,
+    n_removed: int = 0,
+    n_transformed: int = 0,
+) -> Version:
+    """Commit a version whose members are the example keys `members` (a SQL query) selects.
+    Runs inside the caller's transaction."""
+    check_name(dataset)
+    if parent is None and not con.execute(
+        "SELECT 1 FROM datasets WHERE name = ?", [dataset]
+    ).fetchone():
+        con.execute("INSERT INTO datasets VALUES (?, current_localtimestamp())", [dataset])
+    (version_id,) = con.execute("SELECT coalesce(max(version_id), 0) + 1 FROM versions").fetchone()
+    (number,) = con.execute(
+        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE dataset = ?", [dataset]
+    ).fetchone()
+    (n_examples,) = con.execute(
+        f"INSERT INTO members SELECT {version_id}, example_key "
+        f"FROM (SELECT DISTINCT example_key FROM ({members})) ORDER BY example_key"
+    ).fetchone()
+    (n_added,) = con.execute(
+        f"SELECT count(*) FROM members WHERE version_id = {version_id} AND example_key NOT IN "
+        f"(SELECT example_key FROM members WHERE version_id = {parent.version_id if parent else 0})"
+    ).fetchone()
+    con.execute(
+        f"INSERT INTO versions ({_COLUMNS}) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?)",
+        [
+            version_id, dataset, number, parent.version_id if parent else None, step,
+            orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode(), config_hash(config),
+            code_version(), run_id, n_examples, n_added, n_removed, n_transformed,
+            orjson.dumps(stats or {}, option=orjson.OPT_SORT_KEYS).decode(),
+        ],
+    )
+    return by_id(con, version_id)
+
+
+def commit_child(
+    con: duckdb.DuckDBPyConnection,
+    parent: Version,
+    *,
+    step: str,
+    config: dict[str, Any],
+    run_id: int,
+    removals: pa.Table | None = None,
+    transforms: list[tuple[str, Example, dict[str, Any]]] = (),
+    stats: dict[str, Any] | None = None,
+) -> Version:
+    """The version a step makes from `parent`: without the removed examples (a table of id,
+    reason, message, evidence), with each transformed example (old id, new example, evidence)
+    in place of the old one. Runs inside the caller's transaction."""
+    empty = pa.table({"id": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
+                      "message": pa.array([], pa.string()), "evidence": pa.array([], pa.string())})
+    con.register("_removed_in", removals if removals is not None else empty)
+    con.register("_transforms_in", _transform_table(transforms))
+    try:
+        insert_new_examples(con, "_transforms_in", run_id)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _removed AS SELECT e.key, r.reason, r.message, "
+            "r.evidence FROM _removed_in r JOIN examples e ON e.id = r.id"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _transformed AS SELECT o.key AS old_key, n.key AS "
+            "new_key, t.evidence FROM _transforms_in t JOIN examples o ON o.id = t.old_id "
+            "JOIN examples n ON n.id = t.id"
+        )
+        _check_in_parent(con, parent, len(removals or []), len(transforms))
+        kept = (
+            f"SELECT example_key FROM members WHERE version_id = {parent.version_id} "
+            "AND example_key NOT IN (SELECT key FROM _removed) "
+            "AND example_key NOT IN (SELECT old_key FROM _transformed) "
+            "UNION ALL SELECT new_key FROM _transformed"
+        )
+        version = create_version(
+            con, dataset=parent.dataset, parent=parent, step=step, config=config,
+            run_id=run_id, members=kept, stats=stats,
+            n_removed=len(removals or []), n_transformed=len(transforms),
+        )
+        con.execute(
+            "INSERT INTO removals SELECT ?, key, ?, reason, message, evidence FROM _removed",
+            [version.version_id, step],
+        )
+        con.execute(
+            "INSERT INTO transforms SELECT ?, old_key, new_key, ?, evidence FROM _transformed",
+            [version.version_id, step],
+        )
+        return version
+    finally:
+        con.unregister("_removed_in")
+        con.unregister("_transforms_in")
+
+
+def _transform_table(transforms: list[tuple[str, Example, dict[str, Any]]]) -> pa.Table:
+    rows = [(old, ex, stats(ex.payload), ev) for old, ex, ev in transforms]
+    return pa.table({
+        "seq": pa.array(range(len(rows)), pa.int64()),
+        "old_id": pa.array([r[0] for r in rows], pa.string()),
+        "id": pa.array([r[1].id for r in rows], pa.string()),
+        "kind": pa.array([r[1].kind for r in rows], pa.string()),
+        "payload": pa.array([r[1].canonical.decode() for r in rows], pa.string()),
+        "n_chars": pa.array([r[2][0] for r in rows], pa.int32()),
+        "n_turns": pa.array([r[2][1] for r in rows], pa.int32()),
+        "has_system": pa.array([r[2][2] for r in rows], pa.bool_()),
+        "evidence": pa.array([orjson.dumps(r[3]).decode() for r in rows], pa.string()),
+    })
+
+
+def _check_in_parent(con: duckdb.DuckDBPyConnection, parent: Version, n_rm: int, n_tf: int) -> None:
+    """A step may only remove or rewrite examples its input version holds, each once."""
+    (found_rm, found_tf) = con.execute(
+        f"""SELECT
+          (SELECT count(DISTINCT r.key) FROM _removed r JOIN members m
+             ON m.example_key = r.key AND m.version_id = {parent.version_id}),
+          (SELECT count(DISTINCT t.old_key) FROM _transformed t JOIN members m
+             ON m.example_key = t.old_key AND m.version_id = {parent.version_id})"""
+    ).fetchone()
+    if found_rm != n_rm or found_tf != n_tf:
+        raise GristmillError(
+            f"a step's decisions do not match {parent.ref}: {n_rm - found_rm} removals and "
+            f"{n_tf - found_tf} transforms name examples that are not members (or name one twice)"
+        )
