@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from gristmill.errors import GristmillError
 
     try:
-        return args.run(args) or 0
+        return args.handler(args) or 0
     except GristmillError as e:
         print(f"gristmill {args.command}: {e}", file=sys.stderr)
         return e.exit_code

@@ -8,15 +8,21 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "demo", parents=[common],
+        "demo",
+        parents=[common],
         help="generate the demo data and run the loop on it",
         description="Generate a seeded customer-support dataset with planted, labelled problems "
         "(PII, duplicates, near duplicates, golden-set leaks, malformed lines, empty and overlong "
-        "answers), ingest it, show it and export it. Safe to run again.")
-    p.add_argument("--dir", type=Path, default=Path("gristmill-demo"),
-                   help="where the demo data, store and exports go (default: ./gristmill-demo)")
+        "answers), ingest it, show it and export it. Safe to run again.",
+    )
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("gristmill-demo"),
+        help="where the demo data, store and exports go (default: ./gristmill-demo)",
+    )
     p.add_argument("--seed", type=int, default=0, help="the data generator's seed (default 0)")
-    p.set_defaults(run=cmd_demo)
+    p.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args) -> int:
@@ -31,10 +37,15 @@ def cmd_demo(args) -> int:
 
     store = Store(args.store or args.dir / "gristmill.duckdb")
     files = generate(args.dir / "data", seed=args.seed)
-    print(f"1. generated demo data in {files.directory} (planted problems listed in "
-          f"{files.labels.name}: {_counts(files.counts)})")
-    steps = [("support", files.chats, "skip"), ("preferences", files.preferences, "fail"),
-             ("golden", files.golden, "fail")]
+    print(
+        f"1. generated demo data in {files.directory} (planted problems listed in "
+        f"{files.labels.name}: {_counts(files.counts)})"
+    )
+    steps = [
+        ("support", files.chats, "skip"),
+        ("preferences", files.preferences, "fail"),
+        ("golden", files.golden, "fail"),
+    ]
     print("2. ingest")
     for dataset, path, on_error in steps:
         result = ingest(store, [path], dataset, on_error=on_error, progress=False)
@@ -44,14 +55,18 @@ def cmd_demo(args) -> int:
         for dataset, _, _ in steps:
             d = describe(con, resolve(con, dataset))
             for kind, k in d["kinds"].items():
-                print(f"   {d['ref']}: {k['examples']:,} {kind} examples, {k['multi_turn']:,} "
-                      f"multi-turn, {k['with_system_prompt']:.0%} with a system prompt, "
-                      f"characters p50 {k['chars']['p50']:,} / p95 {k['chars']['p95']:,} / "
-                      f"max {k['chars']['max']:,}; {d['duplicate_records']} duplicate records")
+                print(
+                    f"   {d['ref']}: {k['examples']:,} {kind} examples, {k['multi_turn']:,} "
+                    f"multi-turn, {k['with_system_prompt']:.0%} with a system prompt, "
+                    f"characters p50 {k['chars']['p50']:,} / p95 {k['chars']['p95']:,} / "
+                    f"max {k['chars']['max']:,}; {d['duplicate_records']} duplicate records"
+                )
         exports = args.dir / "exports"
         print("4. export")
-        for dataset, fmt, name in (("support", "openai", "support.openai.jsonl"),
-                                   ("preferences", "preference", "preferences.jsonl")):
+        for dataset, fmt, name in (
+            ("support", "openai", "support.openai.jsonl"),
+            ("preferences", "preference", "preferences.jsonl"),
+        ):
             r = export(con, resolve(con, dataset), exports / name, fmt)
             print(f"   {r.summary(dataset, fmt)}")
         checked, problems = verify(con)

@@ -32,6 +32,7 @@ KINDS = ("chat", "preference", "text")
 ROLES = ("system", "user", "assistant", "tool")
 _MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
 _OPTIONAL_KEYS = _MESSAGE_KEYS[2:]
+_PLAIN_ROLES = frozenset(("system", "user", "assistant"))
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:
@@ -101,6 +102,8 @@ def normalize(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expect_keys(payload: dict, known: tuple[str, ...]) -> None:
+    if len(payload) == len(known) and all(k in payload for k in known):
+        return
     unknown = sorted(payload.keys() - set(known))
     if unknown:
         raise InvalidRecord(f"unknown key {unknown[0]!r} in a {payload['kind']} payload")
@@ -109,17 +112,23 @@ def _expect_keys(payload: dict, known: tuple[str, ...]) -> None:
 def _content(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidRecord(f"{where}: content must be a string, found {_json_type(value)}")
-    if not value.strip():
+    if not value or value.isspace():
         raise InvalidRecord(f"{where}: content is empty")
     return value
 
 
 def _messages(value: Any, field: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
+    if type(value) is not list:
         raise InvalidRecord(f"{field} must be a list of messages, found {_json_type(value)}")
     if not value:
         raise InvalidRecord(f"{field} is empty")
-    return [_message(m, f"{field}[{i}]") for i, m in enumerate(value, 1)]
+    for m in value:
+        # subtle: the common case, {role, content} with text, is already in normal form; it is
+        # kept as it is, which is most of ingest's speed. Anything else takes the checked path.
+        if (type(m) is not dict or len(m) != 2 or m.get("role") not in _PLAIN_ROLES
+                or type(c := m.get("content")) is not str or not c or c.isspace()):
+            return [_message(m, f"{field}[{i}]") for i, m in enumerate(value, 1)]
+    return value
 
 
 def _message(m: Any, where: str) -> dict[str, Any]:
@@ -148,29 +157,62 @@ def _message(m: Any, where: str) -> dict[str, Any]:
 def check_order(messages: list[dict[str, Any]], ends_with: str) -> None:
     """Roles in a sensible order: system first if at all, a user opens, turns alternate, tool
     results answer an assistant's tool calls and are answered in turn."""
-    prev: dict[str, Any] | None = None
+    before = None
     for i, m in enumerate(messages, 1):
-        role, before = m["role"], (prev or {}).get("role")
-        if role == "system" and i != 1:
-            raise InvalidRecord(f"message {i}: a system message may only come first")
-        if role == "user" and before == "user":
-            raise InvalidRecord(f"message {i}: two user messages in a row")
-        if role == "user" and before == "tool":
-            raise InvalidRecord(f"message {i}: a user message follows a tool result")
-        if role == "assistant" and before in (None, "system"):
-            raise InvalidRecord(f"message {i}: the conversation must open with a user message")
-        if role == "assistant" and before == "assistant":
-            raise InvalidRecord(f"message {i}: two assistant messages in a row")
-        if role == "tool" and not (before == "tool" or (prev or {}).get("tool_calls")):
+        role = m["role"]
+        if role == "user":
+            if before == "user":
+                raise InvalidRecord(f"message {i}: two user messages in a row")
+            if before == "tool":
+                raise InvalidRecord(f"message {i}: a user message follows a tool result")
+        elif role == "assistant":
+            if before is None or before == "system":
+                raise InvalidRecord(f"message {i}: the conversation must open with a user message")
+            if before == "assistant":
+                raise InvalidRecord(f"message {i}: two assistant messages in a row")
+        elif role == "system":
+            if i != 1:
+                raise InvalidRecord(f"message {i}: a system message may only come first")
+        elif not (i > 1 and (before == "tool" or messages[i - 2].get("tool_calls"))):
             raise InvalidRecord(
                 f"message {i}: a tool message must follow an assistant message with tool_calls"
             )
-        prev = m
+        before = role
     last = messages[-1]
     if last["role"] != ends_with:
         raise InvalidRecord(f"the last message must be from the {ends_with}, not {last['role']}")
     if ends_with == "assistant" and not last["content"]:
         raise InvalidRecord("the last assistant message has no content")
+
+
+def plain_chat_stats(messages: Any) -> tuple[int, int, bool] | None:
+    """`stats` of a chat that is valid and already in normal form in the common way (system,
+    user and assistant messages of role and text alone), checked in one pass; None means "not
+    that case": `normalize` then gives the full check and its message. Ingest's fast path."""
+    if type(messages) is not list:
+        return None
+    chars = turns = 0
+    before = None
+    for m in messages:
+        if type(m) is not dict or len(m) != 2:
+            return None
+        role, content = m.get("role"), m.get("content")
+        if type(content) is not str or not content or content.isspace():
+            return None
+        if role == "user":
+            if before == "user":
+                return None
+            turns += 1
+        elif role == "assistant":
+            if before is None or before == "system" or before == "assistant":
+                return None
+        elif role != "system" or before is not None:
+            return None
+        chars += len(content)
+        before = role
+    if before != "assistant":
+        return None
+    return chars, turns, messages[0]["role"] == "system"
 
 
 def stats(payload: dict[str, Any]) -> tuple[int, int, bool]:
@@ -181,8 +223,10 @@ def stats(payload: dict[str, Any]) -> tuple[int, int, bool]:
         messages = payload["messages"]
     else:
         messages = payload["prompt"] + payload["chosen"] + payload["rejected"]
-    chars = sum(len(m["content"]) for m in messages)
-    turns = sum(1 for m in messages if m["role"] == "user")
+    chars = turns = 0
+    for m in messages:
+        chars += len(m["content"])
+        turns += m["role"] == "user"
     return chars, turns, messages[0]["role"] == "system"
 
 

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     def add(name: str, summary: str, run, description: str = "") -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=summary, description=description or summary,
                            parents=[common])
-        p.set_defaults(run=run)
+        p.set_defaults(handler=run)
         return p
 
     add("init", "create the store (or upgrade its schema)", cmd_init)

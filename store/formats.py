@@ -33,7 +33,7 @@ _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "
 
 def detect(record: dict[str, Any]) -> str:
     for name, keys in SIGNATURES:
-        if all(k in record for k in keys):
+        if keys[0] in record and all(k in record for k in keys):
             return name
     found = ", ".join(sorted(record)) or "none"
     known = "; ".join(f"{name} ({', '.join(keys)})" for name, keys in SIGNATURES)
@@ -43,6 +43,8 @@ def detect(record: dict[str, Any]) -> str:
 
 def parse(record: dict[str, Any], fmt: str) -> Parsed:
     """The payload in `fmt` (or the detected format for `auto`) and the leftover keys."""
+    if len(record) == 1 and fmt in ("auto", "openai") and type(record.get("messages")) is list:
+        return {"kind": "chat", "messages": record["messages"]}, None
     name = detect(record) if fmt == "auto" else fmt
     keys = dict(SIGNATURES)[name]
     missing = [k for k in keys if k not in record]

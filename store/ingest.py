@@ -8,32 +8,28 @@ the store at its previous version and a staging folder that the next ingest swee
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gristmill.errors import GristmillError, InvalidRecord, UsageError
-from gristmill.example import canonical_json, content_id, normalize, stats
 from gristmill.store import readers, versions
 from gristmill.store.db import Store
-from gristmill.store.formats import FORMATS, parse
+from gristmill.store.formats import FORMATS
 from gristmill.store.runs import writing
+from gristmill.store.stage import Piece, PieceResult, stage_piece
 
 ON_ERROR = ("fail", "skip")
-_BATCH_ROWS = 50_000
-_SCHEMA = pa.schema([
-    ("seq", pa.int64()), ("id", pa.string()), ("kind", pa.string()), ("payload", pa.string()),
-    ("n_chars", pa.int32()), ("n_turns", pa.int32()), ("has_system", pa.bool_()),
-    ("source", pa.string()), ("position", pa.int64()), ("meta", pa.string()),
-])
+PIECE_BYTES = 32 << 20  # large JSON Lines files are staged in pieces of about this size
+PARALLEL_BYTES = 64 << 20  # below this, worker processes cost more than they save
+COMMIT_MEMORY = "1GB"  # DuckDB spills to disk past this while committing
 
 
 @dataclass
@@ -72,6 +68,7 @@ def ingest(
     max_record_bytes: int = readers.MAX_RECORD_BYTES,
     tags: dict[str, str] | None = None,
     progress: bool = False,
+    workers: int | None = None,
 ) -> IngestResult:
     versions.check_name(dataset)
     if fmt != "auto" and fmt not in FORMATS:
@@ -87,24 +84,93 @@ def ingest(
         staging = Path(tempfile.mkdtemp(prefix=_stage_prefix(store.path), dir=store.path.parent))
         try:
             result = IngestResult(dataset, run.id, files=len(files))
-            stage = _Stage(staging)
-            rejects: list[tuple[str, int | None, str]] = []
-            meta_tags = {"tags": tags} if tags else None
-            for path in files:
-                _read_file(path, fmt, on_error, max_record_bytes, meta_tags, stage, rejects,
-                           result, progress)
-            stage.close()
+            pieces = split(files)
+            job = functools.partial(stage_piece, fmt=fmt, on_error=on_error,
+                                    max_bytes=max_record_bytes,
+                                    meta={"tags": tags} if tags else None, directory=staging)
+            staged = _stage_all(pieces, job, workers, progress)
+            rejects = _check(pieces, staged, on_error)
+            result.records = sum(r.records for r in staged)
             result.rejected = len(rejects)
             run.stats = {"records": result.records, "rejected": result.rejected,
                          "files": result.files}
             with run.commit() as con:
-                _commit(con, run.id, dataset, config, stage, rejects, result)
+                _commit(con, run.id, dataset, config, pieces, staged, rejects, result)
                 run.stats |= {"new": result.new, "added": result.added,
                               "version": result.version}
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def split(files: list[Path]) -> list[Piece]:
+    """Whole files, except large plain JSON Lines files, cut at line ends into PIECE_BYTES."""
+    pieces: list[Piece] = []
+    for path in files:
+        size = path.stat().st_size if path.is_file() else 0
+        if readers.file_type(path) != "jsonl" or path.name.endswith(".gz") \
+                or size < 2 * PIECE_BYTES:
+            pieces.append(Piece(len(pieces), path))
+            continue
+        with open(path, "rb") as f:
+            start = 0
+            while start < size:
+                f.seek(min(start + PIECE_BYTES, size))
+                f.readline()
+                end = min(f.tell(), size)
+                pieces.append(Piece(len(pieces), path, start, end - start))
+                start = end
+    return pieces
+
+
+def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) -> list[PieceResult]:
+    """Stage every piece, in worker processes when there is enough to share; stops early at a
+    failed piece (the first bad record of on_error=fail)."""
+    total = sum(p.length or 0 for p in pieces)
+    workers = workers or min(os.cpu_count() or 1, len(pieces))
+    bar = _progress_bar(total) if progress and total else None
+    results: list[PieceResult] = []
+    if workers < 2 or total < PARALLEL_BYTES:
+        for piece in pieces:
+            results.append(job(piece))
+            _advance(bar, piece)
+            if results[-1].failed:
+                break
+        return results
+    context = multiprocessing.get_context("spawn")  # subtle: no forked DuckDB or tqdm threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for result in pool.map(job, pieces):
+            results.append(result)
+            _advance(bar, pieces[result.index])
+            if result.failed:
+                pool.shutdown(cancel_futures=True)
+                break
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _check(pieces: list[Piece], staged: list[PieceResult], on_error: str) -> list[tuple]:
+    """Rejects as (source, line, reason) with file-wide line numbers; raises the first one under
+    on_error=fail, and flags files that hold no records."""
+    rejects, offsets, records = [], {}, {}
+    for result in staged:
+        piece = pieces[result.index]
+        offset = offsets.get(piece.path, 0)
+        offsets[piece.path] = offset + result.lines
+        records[piece.path] = records.get(piece.path, 0) + result.records
+        for position, reason in result.rejects:
+            line = position + offset if position else None
+            if result.failed:
+                raise InvalidRecord(reason, f"{piece.path}:{line}" if line else str(piece.path))
+            rejects.append((str(piece.path), line, reason))
+    for path, count in records.items():
+        if count == 0 and not any(r[0] == str(path) for r in rejects):
+            if on_error == "fail":
+                raise InvalidRecord("the file holds no records", str(path))
+            rejects.append((str(path), None, "the file holds no records"))
+    return rejects
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -135,97 +201,21 @@ def _readable(path: Path) -> bool:
     return True
 
 
-def _read_file(path, fmt, on_error, max_bytes, meta_tags, stage, rejects, result, progress):
-    source = str(path)
-    bar = _progress_bar(path) if progress else None
-    count = 0
-    for record in readers.read(path, max_bytes):
-        if bar is not None:
-            bar.update(1)
-        if record.error is None:
-            try:
-                stage.add(_convert(record.value, fmt, max_bytes), source, record.position,
-                          meta_tags)
-                count += 1
-                continue
-            except InvalidRecord as e:
-                record.error = e.message
-        where = f"{path}:{record.position}" if record.position else str(path)
-        if on_error == "fail":
-            raise InvalidRecord(record.error, where)
-        rejects.append((source, record.position, record.error))
-    if bar is not None:
-        bar.close()
-    if count == 0 and not any(r[0] == source for r in rejects):
-        if on_error == "fail":
-            raise InvalidRecord("the file holds no records", str(path))
-        rejects.append((source, None, "the file holds no records"))
-    result.records += count
-
-
-def _convert(value: dict[str, Any], fmt: str, max_bytes: int) -> tuple:
-    payload, extra = parse(value, fmt)
-    normal = normalize(payload)
-    canonical = canonical_json(normal)
-    if len(canonical) > max_bytes:
-        raise InvalidRecord(f"the record is {len(canonical):,} bytes, over the limit of "
-                            f"{max_bytes:,} (--max-record-bytes)")
-    return content_id(canonical), normal["kind"], canonical, stats(normal), extra
-
-
-class _Stage:
-    """Column buffers flushed to Parquet parts every `_BATCH_ROWS` rows."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.parts: list[str] = []
-        self.rows = 0
-        self._cols: dict[str, list] = {name: [] for name in _SCHEMA.names}
-
-    def add(self, converted: tuple, source: str, position: int | None, tags: dict | None):
-        ex_id, kind, canonical, (chars, turns, system), extra = converted
-        c = self._cols
-        c["seq"].append(self.rows)
-        c["id"].append(ex_id)
-        c["kind"].append(kind)
-        c["payload"].append(canonical)
-        c["n_chars"].append(chars)
-        c["n_turns"].append(turns)
-        c["has_system"].append(system)
-        c["source"].append(source)
-        c["position"].append(position)
-        meta = extra if not tags else {**(extra or {}), **tags}
-        c["meta"].append(orjson.dumps(meta).decode() if meta else None)
-        self.rows += 1
-        if len(c["seq"]) >= _BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._cols["seq"]:
-            return
-        arrays = []
-        for name, typ in zip(_SCHEMA.names, _SCHEMA.types, strict=True):
-            values = self._cols[name]
-            if name == "payload":  # bytes to string without a Python-level decode
-                arrays.append(pa.array(values, pa.binary()).cast(pa.string()))
-            else:
-                arrays.append(pa.array(values, typ))
-        part = self.directory / f"part-{len(self.parts):05d}.parquet"
-        pq.write_table(pa.Table.from_arrays(arrays, schema=_SCHEMA), part, compression="none")
-        self.parts.append(str(part))
-        self._cols = {name: [] for name in _SCHEMA.names}
-
-    close = flush
-
-
-def _commit(con, run_id, dataset, config, stage, rejects, result) -> None:
+def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> None:
     if rejects:
         con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)",
                         [(run_id, s, p, r) for s, p, r in rejects])
-    if not stage.parts:
+    parts = ", ".join(f"'{p}'" for r in staged for p in r.parts)
+    if not parts:
         return
-    parts = ", ".join(f"'{p}'" for p in stage.parts)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _stage AS SELECT * FROM read_parquet([{parts}])")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{COMMIT_MEMORY}'")
+    # subtle: zstd writes payloads about twice as fast as the default's analysis, and smaller
+    con.execute("SET force_compression = 'zstd'")
+    offsets = _line_offsets(pieces, staged)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW _stage AS
+        SELECT s.* REPLACE (s.position + o.line_offset AS position)
+        FROM read_parquet([{parts}]) s JOIN (VALUES {offsets}) o(piece, line_offset) USING (piece)""")
     result.new = versions.insert_new_examples(con, "_stage", run_id)
     con.execute("CREATE OR REPLACE TEMP TABLE _staged_keys AS SELECT DISTINCT e.key, s.source, "
                 "s.position, s.meta FROM _stage s JOIN examples e ON e.id = s.id")
@@ -257,6 +247,16 @@ def _commit(con, run_id, dataset, config, stage, rejects, result) -> None:
     result.version, result.added = version.ref, version.n_added
 
 
+def _line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> str:
+    """(piece, lines before it in its file) as SQL VALUES."""
+    rows, seen = [], {}
+    for result in staged:
+        path = pieces[result.index].path
+        rows.append(f"({result.index}, {seen.get(path, 0)})")
+        seen[path] = seen.get(path, 0) + result.lines
+    return ", ".join(rows)
+
+
 def _latest(con, dataset: str) -> versions.Version | None:
     try:
         return versions.resolve(con, dataset)
@@ -274,7 +274,13 @@ def _sweep_stale_stages(store_path: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _progress_bar(path: Path):
+def _progress_bar(total: int):
     from tqdm import tqdm
 
-    return tqdm(desc=path.name, unit=" rec", file=sys.stderr, mininterval=0.5, leave=False)
+    return tqdm(total=total, desc="ingest", unit="B", unit_scale=True, file=sys.stderr,
+                mininterval=0.5, leave=False)
+
+
+def _advance(bar, piece: Piece) -> None:
+    if bar is not None:
+        bar.update(piece.length or 0)

@@ -22,6 +22,7 @@ MAX_RECORD_BYTES = 1 << 20
 MAX_JSON_ARRAY_BYTES = 1 << 30
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_BLOCK = 1 << 20
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ def read(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Recor
                 yield from _json_array(f, path)
             else:
                 yield from _jsonl(f, max_record_bytes)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         yield Record(None, error=f"cannot read the file: {e}")
 
 
@@ -95,24 +96,31 @@ def _first_byte(f: BinaryIO) -> bytes:
     return head.lstrip()[:1]
 
 
-def _jsonl(f: BinaryIO, max_bytes: int) -> Iterator[Record]:
+def jsonl_range(path: Path, start: int, length: int, max_bytes: int) -> Iterator[Record]:
+    """The records of `length` bytes of a JSON Lines file from `start`, a line boundary; line
+    numbers count from the start of the range."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        if start == 0 and f.peek(3)[:3] == _UTF8_BOM:
+            f.read(3)
+            length -= 3
+        yield from _jsonl(f, max_bytes, length)
+
+
+def _jsonl(f: BinaryIO, max_bytes: int, length: int | None = None) -> Iterator[Record]:
     number = 0
-    while True:
-        line = f.readline(max_bytes + 1)
-        if not line:
-            return
+    for line, size, complete in _lines(f, max_bytes, length):
         number += 1
-        if len(line) > max_bytes and not line.endswith(b"\n"):
-            size = len(line) + _skip_rest_of_line(f)
+        if line is None:
             yield Record(number, error=f"the line is {_size(size)}, over the limit of "
                          f"{_size(max_bytes)} a record (--max-record-bytes)")
             continue
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            yield Record(number, error=_json_error(line, e))
+            yield Record(number, error=_json_error(line, e, complete))
             continue
         if type(value) is not dict:
             yield Record(number, error=f"expected a JSON object, found {_kind(value)}")
@@ -120,22 +128,41 @@ def _jsonl(f: BinaryIO, max_bytes: int) -> Iterator[Record]:
         yield Record(number, value)
 
 
-def _skip_rest_of_line(f: BinaryIO) -> int:
-    skipped = 0
-    while chunk := f.readline(1 << 20):
-        skipped += len(chunk)
-        if chunk.endswith(b"\n"):
+def _lines(f: BinaryIO, max_bytes: int, length: int | None) -> Iterator[tuple[bytes | None, int, bool]]:
+    """(line, size, ended by a newline) for each line, read in blocks; `line` is None for a line
+    over `max_bytes`, which is skipped without ever being held whole in memory."""
+    carry, carry_size, too_long = b"", 0, False
+    left = length
+    while left is None or left > 0:
+        block = f.read(_BLOCK if left is None else min(_BLOCK, left))
+        if not block:
             break
-    return skipped
+        if left is not None:
+            left -= len(block)
+        parts = block.split(b"\n")
+        tail = parts.pop()
+        if parts:
+            first, size = parts[0], carry_size + len(parts[0])
+            yield (None if too_long or size > max_bytes else carry + first), size, True
+            carry, carry_size, too_long = b"", 0, False
+            for part in parts[1:]:
+                yield (None if len(part) > max_bytes else part), len(part), True
+        carry_size += len(tail)
+        if too_long or carry_size > max_bytes:
+            carry, too_long = b"", True
+        else:
+            carry += tail
+    if carry_size:
+        yield (None if too_long else carry), carry_size, False
 
 
-def _json_error(line: bytes, e: orjson.JSONDecodeError) -> str:
+def _json_error(line: bytes, e: orjson.JSONDecodeError, complete: bool = True) -> str:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as u:
         return (f"not valid UTF-8 (byte 0x{line[u.start]:02x} at column {u.start + 1}); "
                 "Gristmill reads UTF-8 text")
-    if not line.endswith(b"\n"):
+    if not complete:
         return "the last line is cut off (no newline at the end and not valid JSON): " \
                "was the file still being written?"
     return f"not valid JSON: {e.msg} at column {e.colno}"

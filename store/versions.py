@@ -117,20 +117,19 @@ def insert_new_examples(con: duckdb.DuckDBPyConnection, relation: str, run_id: i
     """Store the examples of `relation` (seq, id, kind, payload, n_chars, n_turns, has_system)
     whose ids are not yet stored, keys in `seq` order; returns how many were new."""
     (base,) = con.execute("SELECT coalesce(max(key), 0) FROM examples").fetchone()
+    # subtle: keys are given on (id, seq) alone; payloads then stream through a join on seq
+    # instead of riding through a GROUP BY, which would hold them all in memory
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _fresh AS
+            SELECT id, seq, {int(base)} + row_number() OVER (ORDER BY seq) AS key
+            FROM (SELECT id, min(seq) AS seq FROM {relation} GROUP BY id) f
+            WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = f.id)"""
+    )
     (count,) = con.execute(
-        f"""
-        INSERT INTO examples
-        SELECT {base} + row_number() OVER (ORDER BY seq), id, kind, payload,
-               n_chars, n_turns, has_system, {int(run_id)}
-        FROM (
-            SELECT id, min(seq) AS seq, any_value(kind) AS kind, any_value(payload) AS payload,
-                   any_value(n_chars) AS n_chars, any_value(n_turns) AS n_turns,
-                   any_value(has_system) AS has_system
-            FROM {relation} r
-            WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = r.id)
-            GROUP BY id
-        )
-        """
+        f"""INSERT INTO examples
+            SELECT f.key, r.id, r.kind, r.payload, r.n_chars, r.n_turns, r.has_system,
+                   {int(run_id)}
+            FROM {relation} r JOIN _fresh f ON f.seq = r.seq"""
     ).fetchone()
     return count
 

@@ -1,0 +1,48 @@
+"""Shared fixtures: a real DuckDB store in tmp_path and helpers to write input files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gristmill.cli import main
+from gristmill.store.db import Store
+
+
+def chat(user: str, answer: str, system: str | None = None) -> dict:
+    messages = [{"role": "system", "content": system}] if system else []
+    return {"messages": [*messages, {"role": "user", "content": user},
+                         {"role": "assistant", "content": answer}]}
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.write_bytes(b"".join(
+        (r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records))
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store.duckdb")
+
+
+@pytest.fixture
+def cli(store: Store, capsys):
+    """Run `gristmill ARGS --store <the test store>` in-process: (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*map(str, args), "--store", str(store.path)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def run_gristmill(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """The real command in a subprocess (for locks, kills and import checks)."""
+    return subprocess.run([sys.executable, "-m", "gristmill", *map(str, args)],
+                          capture_output=True, text=True, **kwargs)
