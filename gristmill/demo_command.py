@@ -71,15 +71,25 @@ def cmd_demo(args) -> int:
             print(f"   {r.summary(dataset, fmt)}")
         checked, problems = verify(con)
         print(f"5. verify: {checked:,} examples re-hashed, {len(problems)} problem(s)")
+        (leaked,) = con.execute(
+            "SELECT count(*) FROM members g JOIN members s USING (example_key) "
+            "WHERE g.version_id = ? AND s.version_id = ?",
+            [resolve(con, "golden").version_id, resolve(con, "support").version_id]).fetchone()
+    print(f"   note: {leaked} golden examples are also in support word for word (planted leaks; "
+          "paraphrased ones need the curation leakage check)")
     s = f" --store {store.path}" if args.store is None else ""
-    print(f"""
-Look next at:
-  gristmill rejects{s}                      the malformed lines, each with FILE:LINE and why
-  gristmill show support{s} --json          the full statistics
-  gristmill log support{s}                  the version history
-  gristmill runs{s}                         every writing command, with its config and stats
-  {files.labels}   what was planted, to score curation against
-  duckdb {store.path}                       it is all plain SQL tables""")
+    hints = [
+        (f"gristmill rejects{s}", "the malformed lines, each with FILE:LINE and why"),
+        (f"gristmill show support{s} --json", "the full statistics"),
+        (f"gristmill log support{s}", "the version history"),
+        (f"gristmill runs{s}", "every writing command, with its config and stats"),
+        (str(files.labels), "what was planted, to score curation against"),
+        (str(store.path), "plain SQL tables: open it with any DuckDB client"),
+    ]
+    width = max(len(h) for h, _ in hints)
+    print("\nLook next at:")
+    for hint, why in hints:
+        print(f"  {hint.ljust(width)}  {why}")
     summary(args, f"demo done: store {store.path}, exports in {args.dir / 'exports'}")
     return 0
 

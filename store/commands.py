@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = add("diff", "examples added, removed (with reasons) and transformed between versions",
             cmd_diff)
-    p.add_argument("a", metavar="REF_A")
-    p.add_argument("b", metavar="REF_B")
+    p.add_argument("a", metavar="REF_A", help="the version to compare from")
+    p.add_argument("b", metavar="REF_B", help="the version to compare to")
     p.add_argument("--limit", type=int, default=10, help="ids listed per category (default 10)")
 
     p = add("removed", "examples removed on the way to REF, with reasons and evidence",

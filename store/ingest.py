@@ -178,17 +178,17 @@ def expand(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if not path.exists():
-            raise UsageError(f"no such file: {path}")
+            raise GristmillError(f"no such file: {path}")
         if path.is_dir() and not readers.is_saved_dataset(path):
             inside = [p for p in sorted(path.iterdir()) if p.is_file() and _readable(p)]
             if not inside:
-                raise UsageError(f"{path} holds no .jsonl, .json, .csv or .parquet files")
+                raise GristmillError(f"{path} holds no .jsonl, .json, .csv or .parquet files")
             files.extend(p.resolve() for p in inside)
         else:
             try:
                 readers.file_type(path)
             except ValueError as e:
-                raise UsageError(str(e)) from None
+                raise GristmillError(str(e)) from None
             files.append(path.resolve())
     return files
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +43,14 @@ def code_version() -> str:
     return f"{gristmill.__version__}+g{sha}{'.dirty' if dirty else ''}"
 
 
+def invocation(label: str) -> str:
+    """The command line when run as `gristmill`, else the library caller's label."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if program in ("gristmill", "__main__.py"):
+        return shlex.join(["gristmill", *sys.argv[1:]])
+    return label
+
+
 class Run:
     """A handle on the running command: its id, its stats, and its commits."""
 
@@ -66,6 +76,7 @@ class Run:
 @contextmanager
 def writing(store: Store, command: str, config: dict[str, Any]) -> Iterator[Run]:
     """Take the writer lock, record the run, and end it as ok or failed however the body ends."""
+    command = invocation(command)
     with WriterLock(store.path, command):
         with store.write() as con, transaction(con):
             con.execute(
@@ -82,6 +93,8 @@ def writing(store: Store, command: str, config: dict[str, Any]) -> Iterator[Run]
         try:
             yield run
         except BaseException as e:
+            if run.finished:  # interrupted after its last commit: the run's work is done
+                raise
             error = str(e) or type(e).__name__
             with store.write() as con:
                 con.execute(

@@ -136,7 +136,7 @@ class _PartWriter:
         n = len(self._rows)
         if not n:
             return
-        ids, kinds, payloads, chars, turns, system, positions, metas = zip(*self._rows)
+        ids, kinds, payloads, chars, turns, system, positions, metas = zip(*self._rows, strict=True)
         # subtle: seq orders rows across pieces (piece index high, row low) so that example keys
         # follow the order of the input, whichever worker staged a piece
         first = (self.piece.index << 32) + self.rows

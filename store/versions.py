@@ -230,6 +230,7 @@ def commit_child(
         )
         return version
     finally:
+        con.abort()  # subtle: drop any half-read result, or unregistering is refused
         con.unregister("_removed_in")
         con.unregister("_transforms_in")
 

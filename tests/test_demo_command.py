@@ -1,0 +1,40 @@
+"""`gristmill demo` end to end, scored against the generator's own labels."""
+
+import orjson
+import pytest
+
+from gristmill.store.db import Store
+
+from .conftest import run_gristmill
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
+    first = run_gristmill("demo", "--dir", tmp_path / "demo")
+    assert first.returncode == 0, first.stderr
+    assert "Look next at:" in first.stdout
+    assert first.stdout.strip().splitlines()[-1].startswith("demo done: store ")
+    labels = [orjson.loads(line) for line in (tmp_path / "demo/data/labels.jsonl").open()]
+    chat_labels = [x for x in labels if x["file"] == "support_chats.jsonl"]
+    bad_lines = {x["line"] for x in chat_labels if x["problem"] in ("malformed", "empty_assistant")}
+    exact = [x for x in chat_labels if x["problem"] == "exact_duplicate"]
+
+    store = Store(tmp_path / "demo/gristmill.duckdb")
+    with store.read() as con:
+        rejected = {r[0] for r in con.execute(
+            "SELECT position FROM rejects WHERE source LIKE '%support_chats.jsonl'").fetchall()}
+        stored_ids = {r[0] for r in con.execute("SELECT id FROM examples").fetchall()}
+        positions = dict(con.execute(
+            "SELECT s.position, e.id FROM sources s JOIN examples e ON e.key = s.example_key "
+            "WHERE s.dataset = 'support'").fetchall())
+    assert rejected == bad_lines
+    for label in exact:  # an exact duplicate is stored once, with both lines as sources
+        assert positions[label["line"]] == positions[label["of_line"]] == label["id"]
+    leaks = [x for x in chat_labels if x["problem"] == "golden_leak" and x["variant"] == "verbatim"]
+    assert leaks and all(x["golden_id"] in stored_ids for x in leaks)
+    assert (tmp_path / "demo/exports/support.openai.jsonl").exists()
+
+    again = run_gristmill("demo", "--dir", tmp_path / "demo")
+    assert again.returncode == 0
+    assert again.stdout.count("nothing new, every example is already in") == 3
