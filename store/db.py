@@ -69,7 +69,9 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                con.execute("SET enable_progress_bar = false")  # our own bars, on a TTY only
+                return con
             except duckdb.IOException as e:
                 if "lock" not in str(e).lower():
                     raise GristmillError(f"cannot open the store {self.path}: {_first_line(e)}") from None

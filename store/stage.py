@@ -6,6 +6,7 @@ pieces run side by side in worker processes and the commit reads their parts.
 from __future__ import annotations
 
 import gc
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,27 @@ def stage_piece(piece: Piece, fmt: str, on_error: str, max_bytes: int,
 
 
 def _stage_records(records, writer, result, fmt, on_error, max_bytes) -> None:
+    rows = writer.pending
+    plain_ok = fmt in ("auto", "openai") and not writer.meta
     for record in records:
+        value = record.value
+        # subtle: the bulk of real data, plain chats, is staged right here; the same checks as
+        # `convert` (plain_chat_stats is tested against normalize), minus four calls a record
+        if plain_ok and value is not None and len(value) == 1:
+            messages = value.get("messages")
+            if messages is not None and (plain := plain_chat_stats(messages)) is not None:
+                canonical = orjson.dumps({"kind": "chat", "messages": messages},
+                                         option=orjson.OPT_SORT_KEYS)
+                if len(canonical) <= max_bytes:
+                    rows.append((hashlib.sha256(canonical).hexdigest(), "chat", canonical,
+                                 *plain, record.position, None))
+                    if len(rows) >= BATCH_ROWS:
+                        rows = writer.flush()
+                    continue
         if record.error is None:
             try:
-                writer.add(convert(record.value, fmt, max_bytes), record.position)
+                writer.add(convert(value, fmt, max_bytes), record.position)
+                rows = writer.pending
                 continue
             except InvalidRecord as e:
                 record.error = e.message
@@ -93,13 +111,6 @@ def _count_lines(path: Path, start: int, length: int) -> int:
 
 def convert(value: dict[str, Any], fmt: str, max_bytes: int) -> tuple:
     """(id, kind, canonical bytes, stats, leftover keys) of one record."""
-    if len(value) == 1 and (fmt == "auto" or fmt == "openai"):
-        messages = value.get("messages")
-        if messages is not None and (plain := plain_chat_stats(messages)) is not None:
-            canonical = orjson.dumps({"kind": "chat", "messages": messages},
-                                     option=orjson.OPT_SORT_KEYS)
-            if len(canonical) <= max_bytes:
-                return content_id(canonical), "chat", canonical, plain, None
     payload, extra = parse(value, fmt)
     normal = normalize(payload)
     canonical = canonical_json(normal)
@@ -119,8 +130,9 @@ class _PartWriter:
         self.rows = 0
         self._reset()
 
-    def _reset(self) -> None:
-        self._rows: list[tuple] = []
+    def _reset(self) -> list[tuple]:
+        self.pending: list[tuple] = []
+        return self.pending
 
     def add(self, converted: tuple, position: int | None) -> None:
         ex_id, kind, canonical, (chars, turns, system), extra = converted
@@ -128,15 +140,17 @@ class _PartWriter:
             meta = orjson.dumps({**(extra or {}), **(self.meta or {})}).decode()
         else:
             meta = None
-        self._rows.append((ex_id, kind, canonical, chars, turns, system, position, meta))
-        if len(self._rows) >= BATCH_ROWS:
+        self.pending.append((ex_id, kind, canonical, chars, turns, system, position, meta))
+        if len(self.pending) >= BATCH_ROWS:
             self.flush()
 
-    def flush(self) -> None:
-        n = len(self._rows)
+    def flush(self) -> list[tuple]:
+        """Write the pending rows as a part; returns the new (empty) pending list."""
+        n = len(self.pending)
         if not n:
-            return
-        ids, kinds, payloads, chars, turns, system, positions, metas = zip(*self._rows, strict=True)
+            return self.pending
+        ids, kinds, payloads, chars, turns, system, positions, metas = zip(*self.pending,
+                                                                            strict=True)
         # subtle: seq orders rows across pieces (piece index high, row low) so that example keys
         # follow the order of the input, whichever worker staged a piece
         first = (self.piece.index << 32) + self.rows
@@ -158,4 +172,4 @@ class _PartWriter:
         pq.write_table(pa.Table.from_arrays(columns, schema=schema), part, compression="none")
         self.parts.append(str(part))
         self.rows += n
-        self._reset()
+        return self._reset()

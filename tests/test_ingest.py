@@ -2,6 +2,7 @@ import orjson
 import pytest
 
 from gristmill.errors import InvalidRecord
+from gristmill.example import Example
 from gristmill.store import ingest as ingest_module
 from gristmill.store.ingest import ingest
 
@@ -51,6 +52,9 @@ def test_reingesting_the_same_file_adds_nothing_and_says_so(store, tmp_path):
     assert (first.version, first.added, again.version, again.new) == ("support@1", 5, None, 0)
     assert "nothing new, every example is already in support" in again.summary()
     assert counts(store) == before
+    with store.read() as con:
+        stored = {r[0] for r in con.execute("SELECT id FROM examples").fetchall()}
+    assert stored == {Example.chat(chat(f"q{i}", "a")["messages"]).id for i in range(5)}
 
 
 def test_one_payload_from_two_files_and_two_datasets_is_one_example(store, tmp_path):
