@@ -12,22 +12,17 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
+from gristmill import demo_texts as texts  # its text banks load on first use, not on import
 from gristmill.example import Example
 
-if TYPE_CHECKING:  # subtle: the text banks load on first use, so importing this stays cheap
-    from gristmill import demo_texts as texts
-
-CHATS, PREFERENCES, GOLDEN, LABELS = (
-    "support_chats.jsonl",
-    "preferences.jsonl",
-    "golden.jsonl",
-    "labels.jsonl",
-)
+CHATS, PREFERENCES = "support_chats.jsonl", "preferences.jsonl"
+GOLDEN, LABELS = "golden.jsonl", "labels.jsonl"
 RATES = {  # planted problems per chat line
     "pii": 0.10,
     "exact_duplicate": 0.03,
@@ -131,8 +126,6 @@ class _Chats:
             self.labels.append(label | details)
 
     def _fresh(self, pii: bool = False) -> tuple[texts.ChatSpec, list[dict], list[dict], str]:
-        from gristmill import demo_texts as texts
-
         while True:  # subtle: new chats never repeat a wording, or they would be near duplicates
             spec = texts.new_spec(self.rng)
             if spec.wording not in self.seen:
@@ -158,8 +151,6 @@ class _Chats:
         self._emit(_dumps(messages), "exact_duplicate", ex_id, of_line=line, of_id=ex_id)
 
     def near_duplicate(self) -> None:
-        from difflib import SequenceMatcher
-
         line, _, messages, ex_id = self._source()
         while True:  # subtle: the edit must stay small by difflib's ratio, in either order
             near, variant = _near(self.rng, messages, self.rng.choice(NEAR_VARIANTS))
@@ -167,35 +158,21 @@ class _Chats:
             if min(SequenceMatcher(None, a, b).ratio(), SequenceMatcher(None, b, a).ratio()) > 0.8:
                 break
         near_id = Example.chat(near).id
-        self._emit(
-            _dumps(near), "near_duplicate", near_id, of_line=line, of_id=ex_id, variant=variant
-        )
+        self._emit(_dumps(near), "near_duplicate", near_id, of_line=line, of_id=ex_id, variant=variant)
 
     def paraphrase(self) -> None:
-        from gristmill import demo_texts as texts
-
         line, spec, _, ex_id = self._source()
         messages, _ = texts.build(texts.reword(self.rng, spec))
-        self._emit(
-            _dumps(messages), "paraphrase", Example.chat(messages).id, of_line=line, of_id=ex_id
-        )
+        self._emit(_dumps(messages), "paraphrase", Example.chat(messages).id, of_line=line, of_id=ex_id)
 
     def golden_leak(self) -> None:
-        from gristmill import demo_texts as texts
-
         g = self.golden[next(self.leaks)]
         verbatim = self.n["golden_leak"] % 2 == 0
         self.n["golden_leak"] += 1
-        messages = (
-            g.messages if verbatim else texts.golden_messages(g.core, g.slots, g.lead, g.tail, True)
-        )
+        messages = g.messages if verbatim else texts.golden_messages(g.core, g.slots, g.lead, g.tail, True)
+        ex_id, variant = Example.chat(messages).id, "verbatim" if verbatim else "paraphrase"
         self._emit(
-            _dumps(messages),
-            "golden_leak",
-            Example.chat(messages).id,
-            golden_line=g.line,
-            golden_id=g.id,
-            variant="verbatim" if verbatim else "paraphrase",
+            _dumps(messages), "golden_leak", ex_id, golden_line=g.line, golden_id=g.id, variant=variant
         )
 
     def malformed(self) -> None:
@@ -210,8 +187,6 @@ class _Chats:
         self._emit(_dumps(messages), "empty_assistant", None, message=len(messages) - 1)
 
     def overlong(self) -> None:
-        from gristmill import demo_texts as texts
-
         rng, target = self.rng, self.rng.randint(22_000, 55_000)
         self.n["overlong"] += 1
         if self.n["overlong"] % 2:  # a customer pastes a whole debug log
@@ -291,9 +266,7 @@ def _malformed(n: int, messages: list[dict]) -> tuple[bytes, str]:
         case 4:
             return orjson.dumps({"conversation": msgs}), reason
         case 5:
-            return _dumps(
-                [m | {"role": "bot"} if m["role"] == "assistant" else m for m in msgs]
-            ), reason
+            return _dumps([m | {"role": "bot"} if m["role"] == "assistant" else m for m in msgs]), reason
         case 6:
             return orjson.dumps({"messages": "\n".join(m["content"] for m in msgs)}), reason
         case 7:
@@ -306,8 +279,6 @@ def _malformed(n: int, messages: list[dict]) -> tuple[bytes, str]:
 
 def _golden(rng: random.Random, n: int) -> list[_Gold]:
     """The evaluation items, cycling through the golden questions with varied products."""
-    from gristmill import demo_texts as texts
-
     items: list[_Gold] = []
     seen: set[tuple[int, str]] = set()
     offsets = [rng.randrange(100) for _ in texts.GOLDEN]
@@ -328,8 +299,6 @@ def _golden(rng: random.Random, n: int) -> list[_Gold]:
 
 def _preferences(rng: random.Random, n: int) -> tuple[list[bytes], list[dict]]:
     """Prompt, a good answer and a worse one (curt, wrong, unhelpful or off-policy)."""
-    from gristmill import demo_texts as texts
-
     dups = set(rng.sample(range(10, n), max(1, n // 60)))
     lines: list[bytes] = []
     ids: list[str] = []
@@ -340,16 +309,8 @@ def _preferences(rng: random.Random, n: int) -> tuple[list[bytes], list[dict]]:
             src = rng.choice([k for k in range(pos) if k not in dups])
             lines.append(lines[src])
             ids.append(ids[src])
-            labels.append(
-                {
-                    "file": PREFERENCES,
-                    "line": pos + 1,
-                    "problem": "exact_duplicate",
-                    "id": ids[src],
-                    "of_line": src + 1,
-                    "of_id": ids[src],
-                }
-            )
+            label = {"file": PREFERENCES, "line": pos + 1, "problem": "exact_duplicate", "id": ids[src]}
+            labels.append(label | {"of_line": src + 1, "of_id": ids[src]})
             continue
         spec = replace(texts.new_spec(rng), follows=())
         while spec.wording in seen:

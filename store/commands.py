@@ -248,11 +248,19 @@ def cmd_export(args) -> int:
 
 def cmd_verify(args) -> int:
     from gristmill.errors import VerifyFailed
-    from gristmill.output import emit_json, summary
+    from gristmill.output import emit_json, progress, summary
     from gristmill.store.verify import verify
 
     with _store(args).read() as con:
-        checked, problems = verify(con)
+        bar = None
+        if progress(args):
+            from tqdm import tqdm
+
+            (total,) = con.execute("SELECT count(*) FROM examples").fetchone()
+            bar = tqdm(total=total, desc="verify", unit=" examples", leave=False)
+        checked, problems = verify(con, on_batch=bar.update if bar else None)
+        if bar:
+            bar.close()
     if args.json:
         emit_json({"examples": checked, "problems": problems})
     else:

@@ -127,7 +127,7 @@ def split(files: list[Path]) -> list[Piece]:
 def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) -> list[PieceResult]:
     """Stage every piece, in worker processes when there is enough to share; stops early at a
     failed piece (the first bad record of on_error=fail)."""
-    total = sum(p.length or 0 for p in pieces)
+    total = sum(_size(p) for p in pieces)
     workers = workers or min(os.cpu_count() or 1, len(pieces))
     bar = _progress_bar(total) if progress and total else None
     results: list[PieceResult] = []
@@ -281,6 +281,12 @@ def _progress_bar(total: int):
                 mininterval=0.5, leave=False)
 
 
+def _size(piece: Piece) -> int:
+    if piece.length is not None:
+        return piece.length
+    return piece.path.stat().st_size if piece.path.is_file() else 0
+
+
 def _advance(bar, piece: Piece) -> None:
     if bar is not None:
-        bar.update(piece.length or 0)
+        bar.update(_size(piece))

@@ -52,10 +52,15 @@ class WriterLock:
 
 def describe_holder(lock_path: Path) -> str:
     """'pid 123 (gristmill ingest …) since 07:02:11', or what is known of it."""
-    try:
-        holder = json.loads(lock_path.read_text() or "{}")
-    except (OSError, ValueError):
-        holder = {}
+    holder: dict = {}
+    for _ in range(25):  # subtle: a writer names itself just after it takes the lock
+        try:
+            holder = json.loads(lock_path.read_text() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if holder:
+            break
+        time.sleep(0.02)
     if not holder:
         return "a writer that has not yet named itself"
     since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", 0)))

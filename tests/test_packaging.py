@@ -40,6 +40,9 @@ def test_the_wheel_installs_in_a_fresh_environment_and_runs(tmp_path):
                               capture_output=True, text=True, cwd=tmp_path)
     assert ingested.returncode == 0, ingested.stderr
     assert "t is now t@1" in ingested.stdout
+    demo = subprocess.run([env / "bin/gristmill", "demo", "--dir", "demo"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr  # the demo's text banks ship inside the wheel
 
 
 def test_folder_names_cannot_be_imported_as_top_level_packages():
