@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gristmill.errors import GristmillError, InvalidRecord, UsageError
@@ -44,7 +44,6 @@ class IngestResult:
     version: str | None = None  # the new version's ref; None when nothing changed
     added: int = 0  # examples the new version has that its parent had not
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         head = (f"ingested {self.records:,} records from {self.files} file(s) "
@@ -131,37 +130,44 @@ def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) ->
     workers = workers or min(os.cpu_count() or 1, len(pieces))
     bar = _progress_bar(total) if progress and total else None
     results: list[PieceResult] = []
-    if workers < 2 or total < PARALLEL_BYTES:
-        for piece in pieces:
-            results.append(job(piece))
-            _advance(bar, piece)
-            if results[-1].failed:
-                break
-        return results
-    context = multiprocessing.get_context("spawn")  # subtle: no forked DuckDB or tqdm threads
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for result in pool.map(job, pieces):
+    pool = None
+    if workers > 1 and total >= PARALLEL_BYTES:
+        context = multiprocessing.get_context("spawn")  # subtle: no forked DuckDB or tqdm threads
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        for result in (pool.map if pool else map)(job, pieces):  # in piece order
             results.append(result)
             _advance(bar, pieces[result.index])
             if result.failed:
-                pool.shutdown(cancel_futures=True)
                 break
-    if bar is not None:
-        bar.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if bar is not None:
+            bar.close()
     return results
+
+
+def line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> dict[int, int]:
+    """For each piece, the lines of its file that come before it."""
+    offsets, seen = {}, {}
+    for result in staged:
+        path = pieces[result.index].path
+        offsets[result.index] = seen.get(path, 0)
+        seen[path] = offsets[result.index] + result.lines
+    return offsets
 
 
 def _check(pieces: list[Piece], staged: list[PieceResult], on_error: str) -> list[tuple]:
     """Rejects as (source, line, reason) with file-wide line numbers; raises the first one under
     on_error=fail, and flags files that hold no records."""
-    rejects, offsets, records = [], {}, {}
+    rejects, records = [], {}
+    offsets = line_offsets(pieces, staged)
     for result in staged:
         piece = pieces[result.index]
-        offset = offsets.get(piece.path, 0)
-        offsets[piece.path] = offset + result.lines
         records[piece.path] = records.get(piece.path, 0) + result.records
         for position, reason in result.rejects:
-            line = position + offset if position else None
+            line = position + offsets[result.index] if position else None
             if result.failed:
                 raise InvalidRecord(reason, f"{piece.path}:{line}" if line else str(piece.path))
             rejects.append((str(piece.path), line, reason))
@@ -205,14 +211,14 @@ def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> No
     if rejects:
         con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)",
                         [(run_id, s, p, r) for s, p, r in rejects])
-    parts = ", ".join(f"'{p}'" for r in staged for p in r.parts)
+    parts = ", ".join("'" + p.replace("'", "''") + "'" for r in staged for p in r.parts)
     if not parts:
         return
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{COMMIT_MEMORY}'")
     # subtle: zstd writes payloads about twice as fast as the default's analysis, and smaller
     con.execute("SET force_compression = 'zstd'")
-    offsets = _line_offsets(pieces, staged)
+    offsets = ", ".join(f"({i}, {n})" for i, n in line_offsets(pieces, staged).items())
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _stage AS
         SELECT s.* REPLACE (s.position + o.line_offset AS position)
         FROM read_parquet([{parts}]) s JOIN (VALUES {offsets}) o(piece, line_offset) USING (piece)""")
@@ -245,16 +251,6 @@ def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> No
                "repeats": result.repeated, "rejected": result.rejected},
     )
     result.version, result.added = version.ref, version.n_added
-
-
-def _line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> str:
-    """(piece, lines before it in its file) as SQL VALUES."""
-    rows, seen = [], {}
-    for result in staged:
-        path = pieces[result.index].path
-        rows.append(f"({result.index}, {seen.get(path, 0)})")
-        seen[path] = seen.get(path, 0) + result.lines
-    return ", ".join(rows)
 
 
 def _latest(con, dataset: str) -> versions.Version | None:

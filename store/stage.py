@@ -5,7 +5,6 @@ pieces run side by side in worker processes and the commit reads their parts.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,8 @@ BATCH_ROWS = 50_000
 SCHEMA = pa.schema([
     ("seq", pa.int64()), ("id", pa.string()), ("kind", pa.string()), ("payload", pa.string()),
     ("n_chars", pa.int32()), ("n_turns", pa.int32()), ("has_system", pa.bool_()),
-    ("source", pa.string()), ("piece", pa.int32()), ("position", pa.int64()),
+    ("source", pa.dictionary(pa.int32(), pa.string())), ("piece", pa.int32()),
+    ("position", pa.int64()),
     ("meta", pa.string()),
 ])
 
@@ -55,11 +55,7 @@ def stage_piece(piece: Piece, fmt: str, on_error: str, max_bytes: int,
     else:
         records = readers.jsonl_range(piece.path, piece.start, piece.length, max_bytes)
     writer = _PartWriter(directory, piece, meta)
-    gc.disable()  # subtle: staging makes millions of short-lived dicts; collections only cost
-    try:
-        _stage_records(records, writer, result, fmt, on_error, max_bytes)
-    finally:
-        gc.enable()
+    _stage_records(records, writer, result, fmt, on_error, max_bytes)
     writer.flush()
     result.records, result.parts = writer.rows, writer.parts
     if piece.start is not None:
@@ -167,9 +163,8 @@ class _PartWriter:
             pa.array(positions, pa.int64()),
             pa.array(metas, pa.string()),
         ]
-        schema = SCHEMA.set(7, pa.field("source", pa.dictionary(pa.int32(), pa.string())))
         part = self.directory / f"part-{self.piece.index:06d}-{len(self.parts):05d}.parquet"
-        pq.write_table(pa.Table.from_arrays(columns, schema=schema), part, compression="none")
+        pq.write_table(pa.Table.from_arrays(columns, schema=SCHEMA), part, compression="none")
         self.parts.append(str(part))
         self.rows += n
         return self._reset()
