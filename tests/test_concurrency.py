@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from gristmill.errors import GristmillError
 from gristmill.store.db import Store
 from gristmill.store.ingest import ingest
 from gristmill.store.lock import WriterLock
@@ -23,7 +24,7 @@ def big_file(tmp_path, n=20_000, name="big.jsonl"):
 
 
 def test_two_writers_start_together_one_wins_one_fails_at_once(tmp_path):
-    path = big_file(tmp_path)
+    path = big_file(tmp_path, n=40_000)
     store = tmp_path / "s.duckdb"
     procs = [subprocess.Popen([sys.executable, "-m", "gristmill", "ingest", str(path), "-d", d,
                                "--store", str(store)], stdout=subprocess.PIPE,
@@ -93,7 +94,15 @@ def test_an_interrupted_ingest_is_recorded_as_failed(tmp_path, signal_name):
     path = big_file(tmp_path, n=60_000)
     proc = subprocess.Popen([sys.executable, "-m", "gristmill", "ingest", str(path), "-d", "x",
                              "--store", str(store.path)], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # interrupt it once its run is under way
+        try:
+            with store.read() as con:
+                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                    break
+        except GristmillError:  # not created yet, or being migrated
+            pass
+        time.sleep(0.05)
     proc.send_signal(getattr(signal, signal_name))
     assert proc.wait(timeout=60) == 130
     assert proc.stderr.read() == "gristmill ingest: interrupted\n"
