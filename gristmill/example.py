@@ -185,36 +185,6 @@ def check_order(messages: list[dict[str, Any]], ends_with: str) -> None:
         raise InvalidRecord("the last assistant message has no content")
 
 
-def plain_chat_stats(messages: Any) -> tuple[int, int, bool] | None:
-    """`stats` of a chat that is valid and already in normal form in the common way (system,
-    user and assistant messages of role and text alone), checked in one pass; None means "not
-    that case": `normalize` then gives the full check and its message. Ingest's fast path."""
-    if type(messages) is not list:
-        return None
-    chars = turns = 0
-    before = None
-    for m in messages:
-        if type(m) is not dict or len(m) != 2:
-            return None
-        role, content = m.get("role"), m.get("content")
-        if type(content) is not str or not content or content.isspace():
-            return None
-        if role == "user":
-            if before == "user":
-                return None
-            turns += 1
-        elif role == "assistant":
-            if before is None or before == "system" or before == "assistant":
-                return None
-        elif role != "system" or before is not None:
-            return None
-        chars += len(content)
-        before = role
-    if before != "assistant":
-        return None
-    return chars, turns, messages[0]["role"] == "system"
-
-
 def stats(payload: dict[str, Any]) -> tuple[int, int, bool]:
     """(characters of content, user turns, has a system prompt) — for `show` without re-parsing."""
     if payload["kind"] == "text":

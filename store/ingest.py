@@ -128,14 +128,14 @@ def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) ->
     failed piece (the first bad record of on_error=fail)."""
     total = sum(_size(p) for p in pieces)
     workers = workers or min(os.cpu_count() or 1, len(pieces))
-    bar = _progress_bar(total) if progress and total else None
     results: list[PieceResult] = []
     pool = None
     if workers > 1 and total >= PARALLEL_BYTES:
-        context = multiprocessing.get_context("spawn")  # subtle: no forked DuckDB or tqdm threads
-        pool = ProcessPoolExecutor(workers, mp_context=context)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_start_method()))
+    staged = (pool.map if pool else map)(job, pieces)  # workers start here, before the bar's thread
+    bar = _progress_bar(total) if progress and total else None
     try:
-        for result in (pool.map if pool else map)(job, pieces):  # in piece order
+        for result in staged:  # in piece order
             results.append(result)
             _advance(bar, pieces[result.index])
             if result.failed:
@@ -146,6 +146,15 @@ def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) ->
         if bar is not None:
             bar.close()
     return results
+
+
+def _start_method() -> str:
+    """fork (instant) while this process runs one thread, else spawn: a fork copies locks that
+    other threads may hold (DuckDB's, a progress bar's) and they would never be released."""
+    try:
+        return "fork" if len(os.listdir("/proc/self/task")) == 1 else "spawn"
+    except OSError:
+        return "spawn"
 
 
 def line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> dict[int, int]:
@@ -218,15 +227,25 @@ def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> No
     con.execute(f"SET memory_limit = '{COMMIT_MEMORY}'")
     # subtle: zstd writes payloads about twice as fast as the default's analysis, and smaller
     con.execute("SET force_compression = 'zstd'")
-    offsets = ", ".join(f"({i}, {n})" for i, n in line_offsets(pieces, staged).items())
+    lines, ordinals, seen = line_offsets(pieces, staged), [], 0
+    for result_ in staged:  # ordinals: positions counted across all pieces, in piece order
+        ordinals.append(f"({result_.index}, {lines[result_.index]}, {seen})")
+        seen += result_.lines
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _stage AS
-        SELECT s.* REPLACE (s.position + o.line_offset AS position)
-        FROM read_parquet([{parts}]) s JOIN (VALUES {offsets}) o(piece, line_offset) USING (piece)""")
-    result.new = versions.insert_new_examples(con, "_stage", run_id)
-    con.execute("CREATE OR REPLACE TEMP TABLE _staged_keys AS SELECT DISTINCT e.key, s.source, "
-                "s.position, s.meta FROM _stage s JOIN examples e ON e.id = s.id")
-    (distinct,) = con.execute("SELECT count(DISTINCT key) FROM _staged_keys").fetchone()
-    result.repeated = result.records - distinct
+        SELECT s.* REPLACE (s.position + o.line_offset AS position),
+               o.ordinal_offset + s.position AS ordinal
+        FROM read_parquet([{parts}]) s
+        JOIN (VALUES {", ".join(ordinals)}) o(piece, line_offset, ordinal_offset) USING (piece)""")
+    result.new, base = versions.insert_new_examples(con, "_stage", run_id)
+    # keys of the rows just stored follow from their ordinals; only the few others are looked up
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _staged_keys AS
+        SELECT {base} + s.ordinal AS key, s.source, s.position, s.meta
+        FROM _stage s ANTI JOIN _skip k ON k.ordinal = s.ordinal
+        UNION ALL
+        SELECT e.key, s.source, s.position, s.meta
+        FROM (_stage s SEMI JOIN _skip k ON k.ordinal = s.ordinal) JOIN examples e ON e.id = s.id""")
+    (result.repeated,) = con.execute(
+        "SELECT count(DISTINCT ordinal) FROM _skip WHERE repeat").fetchone()
     con.execute(
         "INSERT INTO sources SELECT s.key, ?, ?, s.source, s.position, s.meta FROM _staged_keys s "
         "WHERE NOT EXISTS (SELECT 1 FROM sources x WHERE x.example_key = s.key AND "

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,36 +33,96 @@ class Record:
     error: str | None = None
 
 
+class FileProblem(Exception):
+    """The file as a whole cannot be read (empty, UTF-16, not gzip, ...)."""
+
+
 def read(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record]:
     """The records of one file or save_to_disk folder, whatever its type."""
     kind = file_type(path)
-    if kind == "hf":
-        yield from _arrow_folder(path)
-        return
-    if path.stat().st_size == 0:
-        yield Record(None, error="the file is empty")
-        return
-    if kind == "parquet":
-        yield from _parquet(path)
-        return
+    try:
+        if kind == "hf":
+            yield from _arrow_folder(path)
+        elif kind == "parquet":
+            _check_not_empty(path)
+            yield from _parquet(path)
+        elif kind == "jsonl":
+            for number, line, size, complete in lines(path, max_record_bytes):
+                if (record := parse_line(number, line, size, complete, max_record_bytes)):
+                    yield record
+        else:
+            with _open(path) as f:
+                if kind == "csv":
+                    yield from _csv(f, max_record_bytes)
+                elif _first_byte(f) == b"[":
+                    yield from _json_array(f, path)
+                else:  # a .json file holding JSON Lines
+                    for number, (line, size, complete) in enumerate(
+                            _lines(f, max_record_bytes, None), 1):
+                        if (record := parse_line(number, line, size, complete, max_record_bytes)):
+                            yield record
+    except FileProblem as e:
+        yield Record(None, error=str(e))
+
+
+def lines(path: Path, max_bytes: int, start: int = 0,
+          length: int | None = None) -> Iterator[tuple[int, bytes | None, int, bool]]:
+    """Numbered raw lines `(number, line, size, ended by a newline)` of a JSON Lines file, or of
+    `length` bytes of one from `start`, a line boundary (numbers then count from there). `line`
+    is None for a line over `max_bytes`. Raises FileProblem for a file that cannot be read."""
+    with _open(path, start) as f:
+        if start == 0 and length is not None:
+            length -= f.tell()  # a byte-order mark was skipped
+        number = 0
+        for line, size, complete in _lines(f, max_bytes, length):
+            number += 1
+            yield number, line, size, complete
+
+
+def parse_line(number: int, line: bytes | None, size: int, complete: bool,
+               max_bytes: int) -> Record | None:
+    """The record on one JSON line; None for a blank line."""
+    if line is None:
+        return Record(number, error=f"the line is {_size(size)}, over the limit of "
+                      f"{_size(max_bytes)} a record (--max-record-bytes)")
+    if not line or line.isspace():
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        return Record(number, error=_json_error(line, e, complete))
+    if type(value) is not dict:
+        return Record(number, error=f"expected a JSON object, found {_kind(value)}")
+    return Record(number, value)
+
+
+@contextmanager
+def _open(path: Path, start: int = 0) -> Iterator[BinaryIO]:
+    """The file, uncompressed, past a UTF-8 byte-order mark; FileProblem for an empty file, a
+    UTF-16 one, or one that cannot be read."""
+    if start == 0:
+        _check_not_empty(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            head = f.peek(4)[:4] if hasattr(f, "peek") else b""
-            if head.startswith(_UTF16_BOMS):
-                yield Record(None, error="the file is UTF-16 (it starts with a UTF-16 byte-order "
-                             "mark); Gristmill reads UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
-                return
-            if head.startswith(_UTF8_BOM):
-                f.read(3)  # subtle: a UTF-8 BOM is harmless; dropping it keeps line 1 parseable
-            if kind == "csv":
-                yield from _csv(f, max_record_bytes)
-            elif kind == "json" and _first_byte(f) == b"[":
-                yield from _json_array(f, path)
+            if start:
+                f.seek(start)
             else:
-                yield from _jsonl(f, max_record_bytes)
+                head = f.peek(4)[:4] if hasattr(f, "peek") else b""
+                if head.startswith(_UTF16_BOMS):
+                    raise FileProblem(
+                        "the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
+                        "Gristmill reads UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8")
+                if head.startswith(_UTF8_BOM):
+                    f.read(3)  # subtle: a UTF-8 BOM is harmless; dropping it keeps line 1 parseable
+            yield f
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
-        yield Record(None, error=f"cannot read the file: {e}")
+        raise FileProblem(f"cannot read the file: {e}") from None
+
+
+def _check_not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise FileProblem("the file is empty")
 
 
 def file_type(path: Path) -> str:
@@ -94,38 +155,6 @@ def is_saved_dataset(path: Path) -> bool:
 def _first_byte(f: BinaryIO) -> bytes:
     head = f.peek(64) if hasattr(f, "peek") else b""
     return head.lstrip()[:1]
-
-
-def jsonl_range(path: Path, start: int, length: int, max_bytes: int) -> Iterator[Record]:
-    """The records of `length` bytes of a JSON Lines file from `start`, a line boundary; line
-    numbers count from the start of the range."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        if start == 0 and f.peek(3)[:3] == _UTF8_BOM:
-            f.read(3)
-            length -= 3
-        yield from _jsonl(f, max_bytes, length)
-
-
-def _jsonl(f: BinaryIO, max_bytes: int, length: int | None = None) -> Iterator[Record]:
-    number = 0
-    for line, size, complete in _lines(f, max_bytes, length):
-        number += 1
-        if line is None:
-            yield Record(number, error=f"the line is {_size(size)}, over the limit of "
-                         f"{_size(max_bytes)} a record (--max-record-bytes)")
-            continue
-        if not line or line.isspace():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            yield Record(number, error=_json_error(line, e, complete))
-            continue
-        if type(value) is not dict:
-            yield Record(number, error=f"expected a JSON object, found {_kind(value)}")
-            continue
-        yield Record(number, value)
 
 
 def _lines(f: BinaryIO, max_bytes: int, length: int | None) -> Iterator[tuple[bytes | None, int, bool]]:

@@ -5,28 +5,18 @@ pieces run side by side in worker processes and the commit reads their parts.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gristmill.errors import InvalidRecord
-from gristmill.example import canonical_json, content_id, normalize, plain_chat_stats, stats
-from gristmill.store import readers
+from gristmill.example import canonical_json, content_id, normalize, stats
+from gristmill.store import fastpath, readers
 from gristmill.store.formats import parse
 
 BATCH_ROWS = 50_000
-SCHEMA = pa.schema([
-    ("seq", pa.int64()), ("id", pa.string()), ("kind", pa.string()), ("payload", pa.string()),
-    ("n_chars", pa.int32()), ("n_turns", pa.int32()), ("has_system", pa.bool_()),
-    ("source", pa.dictionary(pa.int32(), pa.string())), ("piece", pa.int32()),
-    ("position", pa.int64()),
-    ("meta", pa.string()),
-])
 
 
 @dataclass(frozen=True)
@@ -50,48 +40,74 @@ class PieceResult:
 def stage_piece(piece: Piece, fmt: str, on_error: str, max_bytes: int,
                 meta: dict[str, Any] | None, directory: Path) -> PieceResult:
     result = PieceResult(piece.index)
-    if piece.start is None:
-        records = readers.read(piece.path, max_bytes)
+    stage = _Staging(_PartWriter(directory, piece, meta), result, fmt, on_error, max_bytes)
+    if readers.file_type(piece.path) == "jsonl":
+        stage.lines(piece)
     else:
-        records = readers.jsonl_range(piece.path, piece.start, piece.length, max_bytes)
-    writer = _PartWriter(directory, piece, meta)
-    _stage_records(records, writer, result, fmt, on_error, max_bytes)
-    writer.flush()
-    result.records, result.parts = writer.rows, writer.parts
+        stage.records(readers.read(piece.path, max_bytes))
+    stage.writer.flush()
+    result.records, result.parts = stage.writer.rows, stage.writer.parts
     if piece.start is not None:
         result.lines = _count_lines(piece.path, piece.start, piece.length)
+    else:
+        result.lines = max([stage.writer.last_position, *(p or 0 for p, _ in result.rejects)])
     return result
 
 
-def _stage_records(records, writer, result, fmt, on_error, max_bytes) -> None:
-    rows = writer.pending
-    plain_ok = fmt in ("auto", "openai") and not writer.meta
-    for record in records:
-        value = record.value
-        # subtle: the bulk of real data, plain chats, is staged right here; the same checks as
-        # `convert` (plain_chat_stats is tested against normalize), minus four calls a record
-        if plain_ok and value is not None and len(value) == 1:
-            messages = value.get("messages")
-            if messages is not None and (plain := plain_chat_stats(messages)) is not None:
-                canonical = orjson.dumps({"kind": "chat", "messages": messages},
-                                         option=orjson.OPT_SORT_KEYS)
-                if len(canonical) <= max_bytes:
-                    rows.append((hashlib.sha256(canonical).hexdigest(), "chat", canonical,
-                                 *plain, record.position, None))
-                    if len(rows) >= BATCH_ROWS:
-                        rows = writer.flush()
+def convert(value: dict[str, Any], fmt: str, max_bytes: int) -> tuple[tuple, dict | None]:
+    """The row (id, kind, canonical bytes, chars, turns, has system) of one record, and its
+    leftover keys."""
+    payload, extra = parse(value, fmt)
+    normal = normalize(payload)
+    canonical = canonical_json(normal)
+    if len(canonical) > max_bytes:
+        raise InvalidRecord(f"the record is {len(canonical):,} bytes, over the limit of "
+                            f"{max_bytes:,} (--max-record-bytes)")
+    return (content_id(canonical), normal["kind"], canonical, *stats(normal)), extra
+
+
+@dataclass
+class _Staging:
+    writer: _PartWriter
+    result: PieceResult
+    fmt: str
+    on_error: str
+    max_bytes: int
+
+    def lines(self, piece: Piece) -> None:
+        """JSON Lines: plain chats go straight from the raw line to a row (the fast path); any
+        other line is parsed and goes the general way."""
+        fast = self.fmt in ("auto", "openai") and not self.writer.meta
+        plain, add, max_bytes = fastpath.plain_chat, self.writer.add, self.max_bytes
+        try:
+            for number, line, size, complete in readers.lines(piece.path, max_bytes,
+                                                              piece.start or 0, piece.length):
+                if fast and line and (row := plain(line, max_bytes)) is not None:
+                    add(row, number)
                     continue
+                record = readers.parse_line(number, line, size, complete, max_bytes)
+                if record is not None and not self.take(record):
+                    return
+        except readers.FileProblem as e:
+            self.take(readers.Record(None, error=str(e)))
+
+    def records(self, records) -> None:
+        for record in records:
+            if not self.take(record):
+                return
+
+    def take(self, record: readers.Record) -> bool:
+        """Stage one parsed record or keep it as a reject; False: stop (on_error=fail)."""
         if record.error is None:
             try:
-                writer.add(convert(value, fmt, max_bytes), record.position)
-                rows = writer.pending
-                continue
+                row, extra = convert(record.value, self.fmt, self.max_bytes)
+                self.writer.add(row, record.position, extra)
+                return True
             except InvalidRecord as e:
                 record.error = e.message
-        result.rejects.append((record.position, record.error))
-        if on_error == "fail":
-            result.failed = True
-            return
+        self.result.rejects.append((record.position, record.error))
+        self.result.failed = self.on_error == "fail"
+        return not self.result.failed
 
 
 def _count_lines(path: Path, start: int, length: int) -> int:
@@ -105,66 +121,64 @@ def _count_lines(path: Path, start: int, length: int) -> int:
     return count + (last != b"\n")
 
 
-def convert(value: dict[str, Any], fmt: str, max_bytes: int) -> tuple:
-    """(id, kind, canonical bytes, stats, leftover keys) of one record."""
-    payload, extra = parse(value, fmt)
-    normal = normalize(payload)
-    canonical = canonical_json(normal)
-    if len(canonical) > max_bytes:
-        raise InvalidRecord(f"the record is {len(canonical):,} bytes, over the limit of "
-                            f"{max_bytes:,} (--max-record-bytes)")
-    return content_id(canonical), normal["kind"], canonical, stats(normal), extra
-
-
 class _PartWriter:
     """Column buffers flushed to a Parquet part every BATCH_ROWS rows."""
 
     def __init__(self, directory: Path, piece: Piece, meta: dict[str, Any] | None):
         self.directory, self.piece, self.meta = directory, piece, meta
-        self.source = str(piece.path)
         self.parts: list[str] = []
         self.rows = 0
-        self._reset()
+        self.last_position = 0
+        self._columns: tuple[list, ...] = tuple([] for _ in range(8))
 
-    def _reset(self) -> list[tuple]:
-        self.pending: list[tuple] = []
-        return self.pending
-
-    def add(self, converted: tuple, position: int | None) -> None:
-        ex_id, kind, canonical, (chars, turns, system), extra = converted
+    def add(self, row: tuple, position: int, extra: dict | None = None) -> None:
+        ids, kinds, payloads, chars, turns, system, positions, metas = self._columns
+        ids.append(row[0])
+        kinds.append(row[1])
+        payloads.append(row[2])
+        chars.append(row[3])
+        turns.append(row[4])
+        system.append(row[5])
+        positions.append(position)
         if extra or self.meta:
-            meta = orjson.dumps({**(extra or {}), **(self.meta or {})}).decode()
+            metas.append(orjson.dumps({**(extra or {}), **(self.meta or {})}).decode())
         else:
-            meta = None
-        self.pending.append((ex_id, kind, canonical, chars, turns, system, position, meta))
-        if len(self.pending) >= BATCH_ROWS:
+            metas.append(None)
+        if len(ids) >= BATCH_ROWS:
             self.flush()
 
-    def flush(self) -> list[tuple]:
-        """Write the pending rows as a part; returns the new (empty) pending list."""
-        n = len(self.pending)
+    def flush(self) -> None:
+        # subtle: pyarrow starts threads when imported; importing it here, in the process that
+        # stages, keeps the ingest's own process single-threaded, so its workers can be forked
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ids, kinds, payloads, chars, turns, system, positions, metas = self._columns
+        n = len(ids)
         if not n:
-            return self.pending
-        ids, kinds, payloads, chars, turns, system, positions, metas = zip(*self.pending,
-                                                                            strict=True)
-        # subtle: seq orders rows across pieces (piece index high, row low) so that example keys
-        # follow the order of the input, whichever worker staged a piece
-        first = (self.piece.index << 32) + self.rows
+            return
+        self.last_position = max(self.last_position, positions[-1])
         columns = [
-            pa.array(range(first, first + n), pa.int64()),
             pa.array(ids, pa.string()),
             pa.array(kinds, pa.string()),
             pa.array(payloads, pa.binary()).cast(pa.string()),
             pa.array(chars, pa.int32()),
             pa.array(turns, pa.int32()),
             pa.array(system, pa.bool_()),
-            pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int32()), [self.source]),
+            pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int32()), [str(self.piece.path)]),
             pa.array([self.piece.index] * n, pa.int32()),
             pa.array(positions, pa.int64()),
             pa.array(metas, pa.string()),
         ]
         part = self.directory / f"part-{self.piece.index:06d}-{len(self.parts):05d}.parquet"
-        pq.write_table(pa.Table.from_arrays(columns, schema=SCHEMA), part, compression="none")
+        schema = pa.schema([
+            ("id", pa.string()), ("kind", pa.string()), ("payload", pa.string()),
+            ("n_chars", pa.int32()), ("n_turns", pa.int32()), ("has_system", pa.bool_()),
+            ("source", pa.dictionary(pa.int32(), pa.string())), ("piece", pa.int32()),
+            ("position", pa.int64()), ("meta", pa.string()),
+        ])
+        pq.write_table(pa.Table.from_arrays(columns, schema=schema), part, compression="none")
         self.parts.append(str(part))
         self.rows += n
-        return self._reset()
+        for column in self._columns:
+            column.clear()

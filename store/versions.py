@@ -11,15 +11,17 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
-import pyarrow as pa
 
 from gristmill.errors import GristmillError, UsageError
 from gristmill.example import Example, stats
 from gristmill.store.runs import code_version
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 _COLUMNS = (
@@ -113,25 +115,29 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def insert_new_examples(con: duckdb.DuckDBPyConnection, relation: str, run_id: int) -> int:
-    """Store the examples of `relation` (seq, id, kind, payload, n_chars, n_turns, has_system)
-    whose ids are not yet stored, keys in `seq` order; returns how many were new."""
+def insert_new_examples(con: duckdb.DuckDBPyConnection, relation: str,
+                        run_id: int) -> tuple[int, int]:
+    """Store the examples of `relation` (ordinal, id, kind, payload, n_chars, n_turns,
+    has_system) whose ids are not stored yet, the first of each id only; `ordinal` is unique and
+    increasing. A new example's key is base + its ordinal. Returns (how many were new, base);
+    the temp table `_skip` (ordinal, repeat) names the rows that were not new."""
     (base,) = con.execute("SELECT coalesce(max(key), 0) FROM examples").fetchone()
-    # subtle: keys are given on (id, seq) alone; payloads then stream through a join on seq
-    # instead of riding through a GROUP BY, which would hold them all in memory
+    # subtle: the few rows to leave out (repeats, content already stored) are found on (id,
+    # ordinal) alone, so payloads stream once through an anti join with that small set
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _fresh AS
-            SELECT id, seq, {int(base)} + row_number() OVER (ORDER BY seq) AS key
-            FROM (SELECT id, min(seq) AS seq FROM {relation} GROUP BY id) f
-            WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = f.id)"""
+        f"""CREATE OR REPLACE TEMP TABLE _skip AS
+            SELECT ordinal, true AS repeat FROM (SELECT ordinal, row_number() OVER (PARTITION BY
+                id ORDER BY ordinal) AS n FROM {relation}) WHERE n > 1
+            UNION ALL
+            SELECT r.ordinal, false FROM {relation} r SEMI JOIN examples e ON e.id = r.id"""
     )
     (count,) = con.execute(
         f"""INSERT INTO examples
-            SELECT f.key, r.id, r.kind, r.payload, r.n_chars, r.n_turns, r.has_system,
-                   {int(run_id)}
-            FROM {relation} r JOIN _fresh f ON f.seq = r.seq"""
+            SELECT {int(base)} + r.ordinal, r.id, r.kind, r.payload, r.n_chars, r.n_turns,
+                   r.has_system, {int(run_id)}
+            FROM {relation} r ANTI JOIN _skip k ON k.ordinal = r.ordinal"""
     ).fetchone()
-    return count
+    return count, int(base)
 
 
 def create_version(
@@ -193,6 +199,8 @@ def commit_child(
     """The version a step makes from `parent`: without the removed examples (a table of id,
     reason, message, evidence), with each transformed example (old id, new example, evidence)
     in place of the old one. Runs inside the caller's transaction."""
+    import pyarrow as pa
+
     empty = pa.table({"id": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
                       "message": pa.array([], pa.string()), "evidence": pa.array([], pa.string())})
     con.register("_removed_in", removals if removals is not None else empty)
@@ -236,9 +244,11 @@ def commit_child(
 
 
 def _transform_table(transforms: list[tuple[str, Example, dict[str, Any]]]) -> pa.Table:
+    import pyarrow as pa
+
     rows = [(old, ex, stats(ex.payload), ev) for old, ex, ev in transforms]
     return pa.table({
-        "seq": pa.array(range(len(rows)), pa.int64()),
+        "ordinal": pa.array(range(1, len(rows) + 1), pa.int64()),
         "old_id": pa.array([r[0] for r in rows], pa.string()),
         "id": pa.array([r[1].id for r in rows], pa.string()),
         "kind": pa.array([r[1].kind for r in rows], pa.string()),

@@ -30,25 +30,24 @@ PLAIN = Example.chat([{"role": "user", "content": Q}, {"role": "assistant", "con
 def test_each_format_reads_to_the_expected_example(record, fmt, expected):
     assert detect(record) == fmt
     for given in ("auto", fmt):
-        ex_id, kind, canonical, _, _ = convert(record, given, 1 << 20)
+        (ex_id, kind, canonical, *_), _ = convert(record, given, 1 << 20)
         assert (ex_id, kind, canonical) == (expected.id, expected.kind, expected.canonical)
 
 
 def test_leftover_keys_become_metadata_not_content():
     _, extra = parse({"messages": [], "id": "abc", "source": "web"}, "openai")
     assert extra == {"id": "abc", "source": "web"}
-    with_meta = convert({**PLAIN.payload, "messages": PLAIN.payload["messages"], "id": "x"},
-                        "auto", 1 << 20)
-    assert with_meta[0] == PLAIN.id
+    row, extra = convert({"messages": PLAIN.payload["messages"], "id": "x"}, "auto", 1 << 20)
+    assert (row[0], extra) == (PLAIN.id, {"id": "x"})
 
 
 def test_message_lists_held_as_json_text_are_read():
     import orjson
 
     record = {"messages": orjson.dumps(PLAIN.payload["messages"]).decode()}
-    assert convert(record, "openai", 1 << 20)[0] == PLAIN.id
+    assert convert(record, "openai", 1 << 20)[0][0] == PLAIN.id
     text_prompt = {"prompt": "[1, 2] sorted?", "completion": "yes"}
-    assert convert(text_prompt, "auto", 1 << 20)[2].startswith(b'{"kind":"chat"')
+    assert convert(text_prompt, "auto", 1 << 20)[0][2].startswith(b'{"kind":"chat"')
 
 
 def test_unknown_keys_name_what_was_found_and_what_is_known():
@@ -87,7 +86,7 @@ def test_record_size_limit():
 @pytest.mark.parametrize("fmt", ["openai", "sharegpt", "alpaca", "gristmill"])
 def test_rendered_records_read_back_to_the_same_id(fmt):
     for example in (CHAT, PLAIN):
-        assert convert(render(example, fmt), fmt, 1 << 20)[0] == example.id
+        assert convert(render(example, fmt), fmt, 1 << 20)[0][0] == example.id
 
 
 def test_what_a_format_cannot_hold_is_refused():

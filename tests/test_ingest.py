@@ -132,3 +132,27 @@ def test_a_folder_is_read_file_by_file(store, tmp_path):
     (folder / "notes.md").write_text("ignored")
     result = ingest(store, [folder], "mixed")
     assert (result.files, result.records) == (2, 2)
+
+
+def test_the_command_line_ingest_forks_its_workers_and_gets_the_same_result(store, tmp_path):
+    """In its own process the ingest has one thread, so workers are forked, not spawned."""
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "big.jsonl", [chat(f"q {i}", f"a {i}") for i in range(4000)])
+    ingest(store, [path], "serial", workers=1)
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from gristmill.store import ingest as m\n"
+        "from gristmill.store.db import Store\n"
+        "m.PIECE_BYTES, m.PARALLEL_BYTES = 16 << 10, 0\n"
+        "assert m._start_method() == 'fork'\n"
+        "r = m.ingest(Store(sys.argv[1]), [Path(sys.argv[2])], 'forked', workers=2)\n"
+        "print(r.records)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(store.path), str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "4000", done.stderr
+    with store.read() as con:
+        keys = con.execute("SELECT dataset, list(example_key ORDER BY example_key) FROM members "
+                           "JOIN versions USING (version_id) GROUP BY dataset").fetchall()
+    assert dict(keys)["serial"] == dict(keys)["forked"]

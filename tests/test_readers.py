@@ -69,10 +69,11 @@ def test_byte_ranges_cover_a_file_exactly(tmp_path):
     p = tmp_path / "a.jsonl"
     p.write_bytes(b"".join(b'{"text": "%d"}\n' % i for i in range(100)))
     size, cut = p.stat().st_size, p.read_bytes().index(b"\n", 500) + 1
-    first = list(readers.jsonl_range(p, 0, cut, 1 << 20))
-    second = list(readers.jsonl_range(p, cut, size - cut, 1 << 20))
-    assert [r.value["text"] for r in first + second] == [str(i) for i in range(100)]
-    assert second[0].position == 1
+    first = list(readers.lines(p, 1 << 20, 0, cut))
+    second = list(readers.lines(p, 1 << 20, cut, size - cut))
+    records = [readers.parse_line(*line, 1 << 20) for line in first + second]
+    assert [r.value["text"] for r in records] == [str(i) for i in range(100)]
+    assert second[0][0] == 1
 
 
 def test_gzip_json_array_csv_and_parquet(tmp_path):
