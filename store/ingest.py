@@ -254,18 +254,18 @@ def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> No
     )
     parent = _latest(con, dataset)
     members = "SELECT key AS example_key FROM _staged_keys"
+    (outside,) = con.execute(
+        "SELECT count(DISTINCT key) FROM _staged_keys WHERE key NOT IN "
+        "(SELECT example_key FROM members WHERE version_id = ?)",
+        [parent.version_id if parent else 0]).fetchone()
+    if outside == 0:
+        return
     if parent is not None:
-        (outside,) = con.execute(
-            "SELECT count(DISTINCT key) FROM _staged_keys WHERE key NOT IN "
-            "(SELECT example_key FROM members WHERE version_id = ?)", [parent.version_id]
-        ).fetchone()
-        if outside == 0:
-            return
         members = (f"SELECT example_key FROM members WHERE version_id = {parent.version_id} "
                    f"UNION ALL {members}")
     version = versions.create_version(
         con, dataset=dataset, parent=parent, step="ingest", config=config, run_id=run_id,
-        members=members,
+        members=members, n_added=outside,
         stats={"records": result.records, "new_examples": result.new,
                "repeats": result.repeated, "rejected": result.rejected},
     )

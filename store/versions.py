@@ -152,6 +152,7 @@ def create_version(
     stats: dict[str, Any] | None = None,
     n_removed: int = 0,
     n_transformed: int = 0,
+    n_added: int | None = None,
 ) -> Version:
     """Commit a version whose members are the example keys `members` (a SQL query) selects.
     Runs inside the caller's transaction."""
@@ -168,10 +169,11 @@ def create_version(
         f"INSERT INTO members SELECT {version_id}, example_key "
         f"FROM (SELECT DISTINCT example_key FROM ({members})) ORDER BY example_key"
     ).fetchone()
-    (n_added,) = con.execute(
-        f"SELECT count(*) FROM members WHERE version_id = {version_id} AND example_key NOT IN "
-        f"(SELECT example_key FROM members WHERE version_id = {parent.version_id if parent else 0})"
-    ).fetchone()
+    if n_added is None:  # the caller did not know it cheaper
+        (n_added,) = con.execute(
+            f"SELECT count(*) FROM members WHERE version_id = {version_id} AND example_key NOT IN "
+            f"(SELECT example_key FROM members WHERE version_id = {parent.version_id if parent else 0})"
+        ).fetchone()
     con.execute(
         f"INSERT INTO versions ({_COLUMNS}) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?)",
@@ -217,6 +219,10 @@ def commit_child(
             "JOIN examples n ON n.id = t.id"
         )
         _check_in_parent(con, parent, len(removals or []), len(transforms))
+        (n_added,) = con.execute(
+            "SELECT count(DISTINCT new_key) FROM _transformed WHERE new_key NOT IN "
+            "(SELECT example_key FROM members WHERE version_id = ?)", [parent.version_id]
+        ).fetchone()
         kept = (
             f"SELECT example_key FROM members WHERE version_id = {parent.version_id} "
             "AND example_key NOT IN (SELECT key FROM _removed) "
@@ -226,7 +232,7 @@ def commit_child(
         version = create_version(
             con, dataset=parent.dataset, parent=parent, step=step, config=config,
             run_id=run_id, members=kept, stats=stats,
-            n_removed=len(removals or []), n_transformed=len(transforms),
+            n_removed=len(removals or []), n_transformed=len(transforms), n_added=n_added,
         )
         con.execute(
             "INSERT INTO removals SELECT ?, key, ?, reason, message, evidence FROM _removed",
