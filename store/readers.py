@@ -46,21 +46,13 @@ def read(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Recor
         elif kind == "parquet":
             _check_not_empty(path)
             yield from _parquet(path)
-        elif kind == "jsonl":
+        elif kind == "jsonl" or (kind == "json" and not _is_array(path)):
             for number, line, size, complete in lines(path, max_record_bytes):
                 if (record := parse_line(number, line, size, complete, max_record_bytes)):
                     yield record
         else:
             with _open(path) as f:
-                if kind == "csv":
-                    yield from _csv(f, max_record_bytes)
-                elif _first_byte(f) == b"[":
-                    yield from _json_array(f, path)
-                else:  # a .json file holding JSON Lines
-                    for number, (line, size, complete) in enumerate(
-                            _lines(f, max_record_bytes, None), 1):
-                        if (record := parse_line(number, line, size, complete, max_record_bytes)):
-                            yield record
+                yield from _csv(f, max_record_bytes) if kind == "csv" else _json_array(f, path)
     except FileProblem as e:
         yield Record(None, error=str(e))
 
@@ -152,9 +144,11 @@ def is_saved_dataset(path: Path) -> bool:
     return (path / "state.json").exists() and any(path.glob("*.arrow"))
 
 
-def _first_byte(f: BinaryIO) -> bytes:
-    head = f.peek(64) if hasattr(f, "peek") else b""
-    return head.lstrip()[:1]
+def _is_array(path: Path) -> bool:
+    """A .json file holds one array, or else JSON Lines."""
+    with _open(path) as f:
+        head = f.peek(64) if hasattr(f, "peek") else b""
+    return head.lstrip()[:1] == b"["
 
 
 def _lines(f: BinaryIO, max_bytes: int, length: int | None) -> Iterator[tuple[bytes | None, int, bool]]:

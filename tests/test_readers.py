@@ -1,5 +1,4 @@
 import gzip
-import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -87,6 +86,10 @@ def test_gzip_json_array_csv_and_parquet(tmp_path):
     assert [(r.position, r.value, r.error) for r in read(arr)] == [
         (1, {"text": "a"}, None), (2, None, "expected a JSON object, found a number")]
 
+    lines_in_json = tmp_path / "lines.json"
+    lines_in_json.write_text('{"text": "a"}\n{"text": "b"}\n')
+    assert [r.value for r in read(lines_in_json)] == [{"text": "a"}, {"text": "b"}]
+
     csv = tmp_path / "a.csv"
     csv.write_text('instruction,input,output\n"two\nlines",,out\nx,y,z,extra\n')
     assert [(r.position, r.value, r.error) for r in read(csv)] == [
@@ -107,4 +110,3 @@ def test_file_types_from_names_and_bytes(tmp_path):
     sniffed.write_bytes(b'{"text": "a"}\n')
     assert readers.file_type(sniffed) == "json"
     assert readers.file_type(tmp_path / "x.ndjson.gz") == "jsonl"
-    assert io  # keep the import list honest for ruff
