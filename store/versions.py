@@ -102,15 +102,6 @@ def by_id(con: duckdb.DuckDBPyConnection, version_id: int) -> Version:
     return Version._from_row(row.fetchone())
 
 
-def history(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> list[Version]:
-    rows = con.execute(
-        f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? OR ? IS NULL "
-        "ORDER BY dataset, number",
-        [dataset, dataset],
-    ).fetchall()
-    return [Version._from_row(r) for r in rows]
-
-
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
