@@ -20,7 +20,6 @@ from typing import Any, BinaryIO
 import orjson
 
 MAX_RECORD_BYTES = 1 << 20
-MAX_JSON_ARRAY_BYTES = 1 << 30
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20
@@ -50,9 +49,11 @@ def read(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Recor
             for number, line, size, complete in lines(path, max_record_bytes):
                 if (record := parse_line(number, line, size, complete, max_record_bytes)):
                     yield record
-        else:
+        elif kind == "csv":
             with _open(path) as f:
-                yield from _csv(f, max_record_bytes) if kind == "csv" else _json_array(f, path)
+                yield from _csv(f, max_record_bytes)
+        else:
+            yield from _json_array(path, max_record_bytes)
     except FileProblem as e:
         yield Record(None, error=str(e))
 
@@ -191,25 +192,33 @@ def _json_error(line: bytes, e: orjson.JSONDecodeError, complete: bool = True) -
     return f"not valid JSON: {e.msg} at column {e.colno}"
 
 
-def _json_array(f: BinaryIO, path: Path) -> Iterator[Record]:
-    if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
-        yield Record(None, error=f"a JSON array is read whole, and this one is over "
-                     f"{_size(MAX_JSON_ARRAY_BYTES)}: write it as JSON Lines instead")
-        return
-    data = f.read()
+def _json_array(path: Path, max_bytes: int) -> Iterator[Record]:
+    """The items of a JSON array, streamed by DuckDB's JSON reader (plain or gzip)."""
+    import duckdb
+
+    con = duckdb.connect()
     try:
-        items = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        yield Record(None, error=_json_error(data, e).replace("column", "character"))
-        return
-    if type(items) is not list:
-        yield Record(None, error=f"expected a JSON array of objects, found {_kind(items)}")
-        return
-    for number, value in enumerate(items, 1):
-        if type(value) is dict:
-            yield Record(number, value)
-        else:
-            yield Record(number, error=f"expected a JSON object, found {_kind(value)}")
+        cursor = con.execute(
+            "SELECT json FROM read_json_objects(?, format = 'array', maximum_object_size = ?)",
+            [str(path), max(max_bytes + 1, 16 << 20)])
+        number = 0
+        while batch := cursor.fetchmany(2048):
+            for (text,) in batch:
+                number += 1
+                if (size := len(text.encode())) > max_bytes:
+                    yield Record(number, error=f"the item is {_size(size)}, over the limit "
+                                 f"of {_size(max_bytes)} a record (--max-record-bytes)")
+                    continue
+                value = orjson.loads(text)
+                if type(value) is dict:
+                    yield Record(number, value)
+                else:
+                    yield Record(number, error=f"expected a JSON object, found {_kind(value)}")
+    except duckdb.Error as e:
+        message = str(e).splitlines()[0].removeprefix("Invalid Input Error: ").strip(" .")
+        raise FileProblem(f"not a valid JSON array: {message}") from None
+    finally:
+        con.close()
 
 
 def _csv(f: BinaryIO, max_bytes: int) -> Iterator[Record]:

@@ -86,6 +86,19 @@ def test_gzip_json_array_csv_and_parquet(tmp_path):
     assert [(r.position, r.value, r.error) for r in read(arr)] == [
         (1, {"text": "a"}, None), (2, None, "expected a JSON object, found a number")]
 
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"text": "a"}, {"te')
+    (problem,) = [(r.position, r.error) for r in read(broken) if r.error]
+    assert problem[0] is None and problem[1].startswith(
+        f'not a valid JSON array: Malformed JSON in file "{broken}", at byte 5')
+    assert problem[1].endswith("unexpected end of data")
+    big = tmp_path / "big.json.gz"
+    with gzip.open(big, "wt") as f:
+        f.write('[{"text": "%s"}, {"text": "small"}]' % ("x" * 2000))
+    assert [(r.position, r.error) for r in read(big, max_bytes=1000)] == [
+        (1, "the item is 2,012 bytes, over the limit of 1,000 bytes a record (--max-record-bytes)"),
+        (2, None)]
+
     lines_in_json = tmp_path / "lines.json"
     lines_in_json.write_text('{"text": "a"}\n{"text": "b"}\n')
     assert [r.value for r in read(lines_in_json)] == [{"text": "a"}, {"text": "b"}]
