@@ -9,13 +9,9 @@ the store at its previous version and a staging folder that the next ingest swee
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
 import shutil
-import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +19,11 @@ from gristmill.errors import GristmillError, InvalidRecord, UsageError
 from gristmill.store import readers, versions
 from gristmill.store.db import Store
 from gristmill.store.formats import FORMATS
+from gristmill.store.pieces import line_offsets, split, stage_all
 from gristmill.store.runs import writing
 from gristmill.store.stage import Piece, PieceResult, stage_piece
 
 ON_ERROR = ("fail", "skip")
-PIECE_BYTES = 32 << 20  # large JSON Lines files are staged in pieces of about this size
-PARALLEL_BYTES = 64 << 20  # below this, worker processes cost more than they save
 COMMIT_MEMORY = "1GB"  # DuckDB spills to disk past this while committing
 
 
@@ -87,7 +82,7 @@ def ingest(
             job = functools.partial(stage_piece, fmt=fmt, on_error=on_error,
                                     max_bytes=max_record_bytes,
                                     meta={"tags": tags} if tags else None, directory=staging)
-            staged = _stage_all(pieces, job, workers, progress)
+            staged = stage_all(pieces, job, workers, progress)
             rejects = _check(pieces, staged, on_error)
             result.records = sum(r.records for r in staged)
             result.rejected = len(rejects)
@@ -101,70 +96,6 @@ def ingest(
             shutil.rmtree(staging, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def split(files: list[Path]) -> list[Piece]:
-    """Whole files, except large plain JSON Lines files, cut at line ends into PIECE_BYTES."""
-    pieces: list[Piece] = []
-    for path in files:
-        size = path.stat().st_size if path.is_file() else 0
-        if readers.file_type(path) != "jsonl" or path.name.endswith(".gz") \
-                or size < 2 * PIECE_BYTES:
-            pieces.append(Piece(len(pieces), path))
-            continue
-        with open(path, "rb") as f:
-            start = 0
-            while start < size:
-                f.seek(min(start + PIECE_BYTES, size))
-                f.readline()
-                end = min(f.tell(), size)
-                pieces.append(Piece(len(pieces), path, start, end - start))
-                start = end
-    return pieces
-
-
-def _stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) -> list[PieceResult]:
-    """Stage every piece, in worker processes when there is enough to share; stops early at a
-    failed piece (the first bad record of on_error=fail)."""
-    total = sum(_size(p) for p in pieces)
-    workers = workers or min(os.cpu_count() or 1, len(pieces))
-    results: list[PieceResult] = []
-    pool = None
-    if workers > 1 and total >= PARALLEL_BYTES:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_start_method()))
-    staged = (pool.map if pool else map)(job, pieces)  # workers start here, before the bar's thread
-    bar = _progress_bar(total) if progress and total else None
-    try:
-        for result in staged:  # in piece order
-            results.append(result)
-            _advance(bar, pieces[result.index])
-            if result.failed:
-                break
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        if bar is not None:
-            bar.close()
-    return results
-
-
-def _start_method() -> str:
-    """fork (instant) while this process runs one thread, else spawn: a fork copies locks that
-    other threads may hold (DuckDB's, a progress bar's) and they would never be released."""
-    try:
-        return "fork" if len(os.listdir("/proc/self/task")) == 1 else "spawn"
-    except OSError:
-        return "spawn"
-
-
-def line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> dict[int, int]:
-    """For each piece, the lines of its file that come before it."""
-    offsets, seen = {}, {}
-    for result in staged:
-        path = pieces[result.index].path
-        offsets[result.index] = seen.get(path, 0)
-        seen[path] = offsets[result.index] + result.lines
-    return offsets
 
 
 def _check(pieces: list[Piece], staged: list[PieceResult], on_error: str) -> list[tuple]:
@@ -287,21 +218,3 @@ def _sweep_stale_stages(store_path: Path) -> None:
     """Staging folders that killed ingests left (we hold the writer lock: none is live)."""
     for stale in store_path.parent.glob(_stage_prefix(store_path) + "*"):
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def _progress_bar(total: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="ingest", unit="B", unit_scale=True, file=sys.stderr,
-                mininterval=0.5, leave=False)
-
-
-def _size(piece: Piece) -> int:
-    if piece.length is not None:
-        return piece.length
-    return piece.path.stat().st_size if piece.path.is_file() else 0
-
-
-def _advance(bar, piece: Piece) -> None:
-    if bar is not None:
-        bar.update(_size(piece))

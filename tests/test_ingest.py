@@ -3,7 +3,7 @@ import pytest
 
 from gristmill.errors import InvalidRecord
 from gristmill.example import Example
-from gristmill.store import ingest as ingest_module
+from gristmill.store import pieces as pieces_module
 from gristmill.store.ingest import ingest
 
 from .conftest import chat, write_jsonl
@@ -95,9 +95,9 @@ def test_pieces_staged_in_worker_processes_give_what_one_process_gives(store, tm
     records[2500] = {"messages": [{"role": "user", "content": "no answer"}]}
     path = write_jsonl(tmp_path / "big.jsonl", records)
     serial = ingest(store, [path], "serial", on_error="skip", workers=1)
-    monkeypatch.setattr(ingest_module, "PIECE_BYTES", 16 << 10)
-    monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 0)
-    assert len(ingest_module.split([path])) > 5
+    monkeypatch.setattr(pieces_module, "PIECE_BYTES", 16 << 10)
+    monkeypatch.setattr(pieces_module, "PARALLEL_BYTES", 0)
+    assert len(pieces_module.split([path])) > 5
     parallel = ingest(store, [path], "parallel", on_error="skip", workers=2)
     assert (parallel.records, parallel.rejected) == (serial.records, serial.rejected) == (2999, 1)
     with store.read() as con:
@@ -143,11 +143,12 @@ def test_the_command_line_ingest_forks_its_workers_and_gets_the_same_result(stor
     ingest(store, [path], "serial", workers=1)
     script = (
         "import sys; from pathlib import Path\n"
-        "from gristmill.store import ingest as m\n"
+        "from gristmill.store import pieces as p\n"
         "from gristmill.store.db import Store\n"
-        "m.PIECE_BYTES, m.PARALLEL_BYTES = 16 << 10, 0\n"
-        "assert m._start_method() == 'fork'\n"
-        "r = m.ingest(Store(sys.argv[1]), [Path(sys.argv[2])], 'forked', workers=2)\n"
+        "from gristmill.store.ingest import ingest\n"
+        "p.PIECE_BYTES, p.PARALLEL_BYTES = 16 << 10, 0\n"
+        "assert p._start_method() == 'fork'\n"
+        "r = ingest(Store(sys.argv[1]), [Path(sys.argv[2])], 'forked', workers=2)\n"
         "print(r.records)\n")
     done = subprocess.run([sys.executable, "-c", script, str(store.path), str(path)],
                           capture_output=True, text=True)
