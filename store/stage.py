@@ -77,7 +77,7 @@ class _Staging:
     def lines(self, piece: Piece) -> None:
         """JSON Lines: plain chats go straight from the raw line to a row (the fast path); any
         other line is parsed and goes the general way."""
-        fast = self.fmt in ("auto", "openai") and not self.writer.meta
+        fast = self.fmt in ("auto", "openai")
         plain, add, max_bytes = fastpath.plain_chat, self.writer.add, self.max_bytes
         try:
             for number, line, size, complete in readers.lines(piece.path, max_bytes,

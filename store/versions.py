@@ -141,12 +141,12 @@ def create_version(
     run_id: int,
     members: str,
     stats: dict[str, Any] | None = None,
+    n_added: int,
     n_removed: int = 0,
     n_transformed: int = 0,
-    n_added: int | None = None,
 ) -> Version:
-    """Commit a version whose members are the example keys `members` (a SQL query) selects.
-    Runs inside the caller's transaction."""
+    """Commit a version whose members are the example keys `members` (a SQL query) selects;
+    the caller knows the counts from its own decisions. Runs inside the caller's transaction."""
     check_name(dataset)
     if parent is None and not con.execute(
         "SELECT 1 FROM datasets WHERE name = ?", [dataset]
@@ -160,11 +160,6 @@ def create_version(
         f"INSERT INTO members SELECT {version_id}, example_key "
         f"FROM (SELECT DISTINCT example_key FROM ({members})) ORDER BY example_key"
     ).fetchone()
-    if n_added is None:  # the caller did not know it cheaper
-        (n_added,) = con.execute(
-            f"SELECT count(*) FROM members WHERE version_id = {version_id} AND example_key NOT IN "
-            f"(SELECT example_key FROM members WHERE version_id = {parent.version_id if parent else 0})"
-        ).fetchone()
     con.execute(
         f"INSERT INTO versions ({_COLUMNS}) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?)",
