@@ -25,7 +25,11 @@ DEFAULT_BUSY_SECONDS = 15.0
 class Store:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self.busy_seconds = float(os.environ.get("GRISTMILL_BUSY_TIMEOUT", DEFAULT_BUSY_SECONDS))
+        busy = os.environ.get("GRISTMILL_BUSY_TIMEOUT", str(DEFAULT_BUSY_SECONDS))
+        try:
+            self.busy_seconds = float(busy)
+        except ValueError:
+            raise GristmillError(f"GRISTMILL_BUSY_TIMEOUT is seconds, not {busy!r}") from None
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -51,7 +55,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._connect(read_only=False)
         try:
-            migrate(con, self.path)
+            migrate(con)
             yield con
         finally:
             con.close()
@@ -103,26 +107,18 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return version
 
 
-def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
     current = schema_version(con)
     for number, name, sql in MIGRATIONS:
         if number <= current:
             continue
-        con.begin()
-        try:
+        with transaction(con):
             if number == 1:
-                con.execute(
-                    "CREATE TABLE schema_migrations "
-                    "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-                )
+                con.execute("CREATE TABLE schema_migrations (version INTEGER NOT NULL, "
+                            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
             con.execute(sql)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, current_localtimestamp())", [number, name]
-            )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_localtimestamp())",
+                        [number, name])
 
 
 @contextmanager
