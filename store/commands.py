@@ -116,13 +116,14 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from gristmill.output import emit_json, summary
+    from gristmill.output import emit_json, progress, summary
     from gristmill.store.export import export
     from gristmill.store.versions import resolve
 
     with views.open_store(args).read() as con:
         version = resolve(con, args.ref)
-        result = export(con, version, args.output, args.format, args.kind, args.skip_unsupported)
+        result = export(con, version, args.output, args.format, args.kind, args.skip_unsupported,
+                        progress=progress(args))
     if args.json:
         emit_json({"ref": version.ref, "path": str(result.path), "written": result.written,
                    "skipped": result.skipped, "format": args.format})

@@ -40,7 +40,7 @@ class ExportResult:
 
 def export(
     con: duckdb.DuckDBPyConnection, version: Version, path: Path, fmt: str,
-    kind: str | None = None, skip_unsupported: bool = False,
+    kind: str | None = None, skip_unsupported: bool = False, progress: bool = False,
 ) -> ExportResult:
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
@@ -54,7 +54,7 @@ def export(
         elif fmt == "hf":
             result = _hf(con, version, tmp, kind)
         else:
-            result = _jsonl(con, version, tmp, fmt, kind, skip_unsupported)
+            result = _jsonl(con, version, tmp, fmt, kind, skip_unsupported, progress)
         if path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -98,11 +98,17 @@ def _rendered(con, version, fmt, kind, skip_unsupported, result) -> Iterator[dic
         result.written += 1
 
 
-def _jsonl(con, version, tmp: Path, fmt, kind, skip_unsupported) -> ExportResult:
+def _jsonl(con, version, tmp: Path, fmt, kind, skip_unsupported, progress) -> ExportResult:
     result = ExportResult(tmp, 0, 0)
     opener = gzip.open if tmp.name.endswith(".gz.partial") else open
+    records = _rendered(con, version, fmt, kind, skip_unsupported, result)
+    if progress:
+        from tqdm import tqdm
+
+        records = tqdm(records, total=version.n_examples, desc="export", unit=" examples",
+                       leave=False, mininterval=0.5)
     with opener(tmp, "wb") as f:
-        for record in _rendered(con, version, fmt, kind, skip_unsupported, result):
+        for record in records:
             f.write(orjson.dumps(record) + b"\n")
     return result
 
