@@ -58,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     except GristmillError as e:
         print(f"gristmill {args.command}: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # `gristmill export ... | head`
+        return 0
+    except OSError as e:  # the machine's side: permissions, a full disk, a vanished file
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"gristmill {args.command}: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"gristmill {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `gristmill export ... | head`
-        return 0
 
 
 if __name__ == "__main__":

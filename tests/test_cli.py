@@ -87,3 +87,14 @@ def test_listing_commands_speak_json_and_end_with_one_summary_line(cli, tmp_path
     assert shown["kinds"]["chat"]["with_system_prompt"] == 0.5
     assert shown["duplicate_records"] == 1
     assert shown["sources"] == [{"source": str(path), "examples": 2, "records": 3}]
+
+
+def test_a_store_in_a_new_folder_is_created_and_os_errors_are_one_line(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [chat("q", "a")])
+    deep = tmp_path / "new" / "folder" / "s.duckdb"
+    assert run_gristmill("ingest", path, "-d", "x", "--store", deep).returncode == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    failed = run_gristmill("init", "--store", blocker / "s.duckdb")
+    assert failed.returncode == 1
+    assert failed.stderr == f"gristmill init: File exists ({blocker})\n"
