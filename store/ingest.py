@@ -149,8 +149,15 @@ def _readable(path: Path) -> bool:
 
 def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> None:
     if rejects:
-        con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)",
-                        [(run_id, s, p, r) for s, p, r in rejects])
+        import pyarrow as pa
+
+        sources, positions, reasons = zip(*rejects, strict=True)
+        con.register("_rejects_in", pa.table({
+            "source": pa.array(sources, pa.string()), "position": pa.array(positions, pa.int64()),
+            "reason": pa.array(reasons, pa.string())}))
+        con.execute(f"INSERT INTO rejects SELECT {int(run_id)}, source, position, reason "
+                    "FROM _rejects_in").fetchall()
+        con.unregister("_rejects_in")
     parts = ", ".join("'" + p.replace("'", "''") + "'" for r in staged for p in r.parts)
     if not parts:
         return
