@@ -69,6 +69,8 @@ def ingest(
         raise UsageError(f"unknown format {fmt!r}; known: auto, {', '.join(FORMATS)}")
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error is fail or skip, not {on_error!r}")
+    if max_record_bytes < 1024:
+        raise UsageError(f"--max-record-bytes must be at least 1024, not {max_record_bytes}")
     files = expand(paths)
     config = {"paths": [str(p) for p in files], "format": fmt, "on_error": on_error,
               "max_record_bytes": max_record_bytes, "tags": tags or {}}
