@@ -19,6 +19,7 @@ import orjson
 from gristmill.errors import GristmillError, UsageError
 from gristmill.example import KINDS, Example
 from gristmill.store.formats import Unsupported, render
+from gristmill.store.readers import is_saved_dataset
 from gristmill.store.versions import Version
 
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "preference", "text", "gristmill", "parquet",
@@ -46,6 +47,8 @@ def export(
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if path.is_dir() and not (fmt == "hf" and is_saved_dataset(path)):
+        raise GristmillError(f"{path} is a folder that export will not replace; name a new path")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
@@ -55,7 +58,7 @@ def export(
             result = _hf(con, version, tmp, kind)
         else:
             result = _jsonl(con, version, tmp, fmt, kind, skip_unsupported, progress)
-        if path.is_dir():
+        if path.is_dir():  # an earlier hf export of the same name
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:

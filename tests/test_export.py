@@ -78,3 +78,16 @@ def test_what_a_format_cannot_hold_stops_the_export_unless_skipped(filled, tmp_p
 def test_the_cli_offers_the_formats_the_library_has():
     assert set(commands.FORMATS) == {"auto", *FORMATS}
     assert set(commands.EXPORT_FORMATS) == set(EXPORT_FORMATS)
+
+
+def test_export_never_replaces_a_folder_it_did_not_write(filled, tmp_path, cli):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    for fmt in ("openai", "hf"):
+        code, _, err = cli("export", "chats", "-o", precious, "--format", fmt)
+        assert code == 1 and "is a folder that export will not replace" in err
+    assert (precious / "notes.txt").read_text() == "keep me"
+    again = tmp_path / "ds"
+    assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0
+    assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0  # its own output
