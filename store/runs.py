@@ -21,6 +21,7 @@ import duckdb
 import orjson
 
 import gristmill
+from gristmill.errors import GristmillError
 from gristmill.store.db import Store, transaction
 from gristmill.store.lock import WriterLock
 
@@ -96,12 +97,15 @@ def writing(store: Store, command: str, config: dict[str, Any]) -> Iterator[Run]
             if run.finished:  # interrupted after its last commit: the run's work is done
                 raise
             error = str(e) or type(e).__name__
-            with store.write() as con:
-                con.execute(
-                    "UPDATE runs SET status = 'failed', ended_at = current_localtimestamp(), "
-                    "error = ?, stats = ? WHERE run_id = ?",
-                    [error[:4000], _json(run.stats), run_id],
-                )
+            try:
+                with store.write() as con:
+                    con.execute(
+                        "UPDATE runs SET status = 'failed', ended_at = current_localtimestamp(), "
+                        "error = ?, stats = ? WHERE run_id = ?",
+                        [error[:4000], _json(run.stats), run_id],
+                    )
+            except GristmillError:
+                pass  # the next writer marks the run interrupted; the first error is the one to see
             raise
         if run.finished:
             return
