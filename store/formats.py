@@ -43,8 +43,6 @@ def detect(record: dict[str, Any]) -> str:
 
 def parse(record: dict[str, Any], fmt: str) -> Parsed:
     """The payload in `fmt` (or the detected format for `auto`) and the leftover keys."""
-    if len(record) == 1 and fmt in ("auto", "openai") and type(record.get("messages")) is list:
-        return {"kind": "chat", "messages": record["messages"]}, None
     name = detect(record) if fmt == "auto" else fmt
     keys = dict(SIGNATURES)[name]
     missing = [k for k in keys if k not in record]

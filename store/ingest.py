@@ -19,7 +19,7 @@ from gristmill.errors import GristmillError, InvalidRecord, UsageError
 from gristmill.store import readers, versions
 from gristmill.store.db import Store
 from gristmill.store.formats import FORMATS
-from gristmill.store.pieces import line_offsets, split, stage_all
+from gristmill.store.pieces import offsets, split, stage_all
 from gristmill.store.runs import writing
 from gristmill.store.stage import Piece, PieceResult, stage_piece
 
@@ -85,13 +85,14 @@ def ingest(
                                     max_bytes=max_record_bytes,
                                     meta={"tags": tags} if tags else None, directory=staging)
             staged = stage_all(pieces, job, workers, progress)
-            rejects = _check(pieces, staged, on_error)
+            placed = offsets(pieces, staged)
+            rejects = _check(pieces, staged, placed, on_error)
             result.records = sum(r.records for r in staged)
             result.rejected = len(rejects)
             run.stats = {"records": result.records, "rejected": result.rejected,
                          "files": result.files}
             with run.commit() as con:
-                _commit(con, run.id, dataset, config, pieces, staged, rejects, result)
+                _commit(con, run.id, dataset, config, staged, placed, rejects, result)
                 run.stats |= {"new": result.new, "added": result.added,
                               "version": result.version}
         finally:
@@ -100,16 +101,16 @@ def ingest(
     return result
 
 
-def _check(pieces: list[Piece], staged: list[PieceResult], on_error: str) -> list[tuple]:
+def _check(pieces: list[Piece], staged: list[PieceResult], placed: dict[int, tuple[int, int]],
+           on_error: str) -> list[tuple]:
     """Rejects as (source, line, reason) with file-wide line numbers; raises the first one under
     on_error=fail, and flags files that hold no records."""
     rejects, records = [], {}
-    offsets = line_offsets(pieces, staged)
     for result in staged:
         piece = pieces[result.index]
         records[piece.path] = records.get(piece.path, 0) + result.records
         for position, reason in result.rejects:
-            line = position + offsets[result.index] if position else None
+            line = position + placed[result.index][0] if position else None
             if result.failed:
                 raise InvalidRecord(reason, f"{piece.path}:{line}" if line else str(piece.path))
             rejects.append((str(piece.path), line, reason))
@@ -149,7 +150,7 @@ def _readable(path: Path) -> bool:
     return True
 
 
-def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> None:
+def _commit(con, run_id, dataset, config, staged, placed, rejects, result) -> None:
     if rejects:
         import pyarrow as pa
 
@@ -167,15 +168,12 @@ def _commit(con, run_id, dataset, config, pieces, staged, rejects, result) -> No
     con.execute(f"SET memory_limit = '{COMMIT_MEMORY}'")
     # subtle: zstd writes payloads about twice as fast as the default's analysis, and smaller
     con.execute("SET force_compression = 'zstd'")
-    lines, ordinals, seen = line_offsets(pieces, staged), [], 0
-    for result_ in staged:  # ordinals: positions counted across all pieces, in piece order
-        ordinals.append(f"({result_.index}, {lines[result_.index]}, {seen})")
-        seen += result_.lines
+    ordinals = ", ".join(f"({i}, {line}, {before})" for i, (line, before) in placed.items())
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _stage AS
         SELECT s.* REPLACE (s.position + o.line_offset AS position),
                o.ordinal_offset + s.position AS ordinal
         FROM read_parquet([{parts}]) s
-        JOIN (VALUES {", ".join(ordinals)}) o(piece, line_offset, ordinal_offset) USING (piece)""")
+        JOIN (VALUES {ordinals}) o(piece, line_offset, ordinal_offset) USING (piece)""")
     result.new, base = versions.insert_new_examples(con, "_stage", run_id)
     # keys of the rows just stored follow from their ordinals; only the few others are looked up
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _staged_keys AS

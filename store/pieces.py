@@ -70,14 +70,16 @@ def _start_method() -> str:
         return "spawn"
 
 
-def line_offsets(pieces: list[Piece], staged: list[PieceResult]) -> dict[int, int]:
-    """For each piece, the lines of its file that come before it."""
-    offsets, seen = {}, {}
-    for result in staged:
-        path = pieces[result.index].path
-        offsets[result.index] = seen.get(path, 0)
-        seen[path] = offsets[result.index] + result.lines
-    return offsets
+def offsets(pieces: list[Piece], staged: list[PieceResult]) -> dict[int, tuple[int, int]]:
+    """For each staged piece, (lines of its file before it, positions of all pieces before it):
+    the first makes line numbers file-wide, the second makes ordinals unique across pieces."""
+    result, in_file, before = {}, {}, 0
+    for piece_result in staged:
+        path = pieces[piece_result.index].path
+        result[piece_result.index] = (in_file.get(path, 0), before)
+        in_file[path] = in_file.get(path, 0) + piece_result.lines
+        before += piece_result.lines
+    return result
 
 
 def _progress_bar(total: int):
