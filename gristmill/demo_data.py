@@ -10,7 +10,6 @@ labels. The same seed writes byte-identical files; the words come from `gristmil
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from gristmill import demo_texts as texts  # its text banks load on first use, not on import
+from gristmill.demo_problems import NEAR_VARIANTS, debug_log, dumps, malformed_line, near_copy
 from gristmill.example import Example
 
 CHATS, PREFERENCES = "support_chats.jsonl", "preferences.jsonl"
@@ -33,21 +33,7 @@ RATES = {  # planted problems per chat line
     "empty_assistant": 0.0025,
     "overlong": 0.0025,
 }
-MALFORMED = (
-    "invalid UTF-8 bytes in a string",
-    "missing closing brace",
-    "trailing characters after the object",
-    "line truncated mid-record",
-    "key 'conversation' instead of 'messages'",
-    "unknown role 'bot'",
-    "messages is a string, not a list",
-    "message content is null",
-    "conversation ends with a user turn",
-    "Python dict repr instead of JSON",
-)
-NEAR_VARIANTS = ("typo", "whitespace", "reorder")
 _HEAD = 20  # ordinary lines first, so every copy has an earlier original
-_SENTENCE = re.compile(r"(?<=[.!?]) (?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -86,7 +72,7 @@ def generate(directory: Path, seed: int = 0, n_chats: int = 2000) -> DemoFiles:
     pref_lines, pref_labels = _preferences(rng, max(30, round(n_chats * 0.15)))
     labels = chats.labels + pref_labels
     paths = [directory / name for name in (CHATS, PREFERENCES, GOLDEN, LABELS)]
-    golden_lines = [_dumps(g.messages) for g in golden]
+    golden_lines = [dumps(g.messages) for g in golden]
     contents = (chats.lines, pref_lines, golden_lines, [orjson.dumps(x) for x in labels])
     for path, lines in zip(paths, contents, strict=True):
         path.write_bytes(b"".join(line + b"\n" for line in lines))
@@ -139,31 +125,31 @@ class _Chats:
 
     def ordinary(self) -> None:
         spec, messages, _, ex_id = self._fresh()
-        self._emit(_dumps(messages))
+        self._emit(dumps(messages))
         self.pool.append((len(self.lines), spec, messages, ex_id))
 
     def pii(self) -> None:
         _, messages, entities, ex_id = self._fresh(pii=True)
-        self._emit(_dumps(messages), "pii", ex_id, entities=entities)
+        self._emit(dumps(messages), "pii", ex_id, entities=entities)
 
     def exact_duplicate(self) -> None:
         line, _, messages, ex_id = self._source()
-        self._emit(_dumps(messages), "exact_duplicate", ex_id, of_line=line, of_id=ex_id)
+        self._emit(dumps(messages), "exact_duplicate", ex_id, of_line=line, of_id=ex_id)
 
     def near_duplicate(self) -> None:
         line, _, messages, ex_id = self._source()
         while True:  # subtle: the edit must stay small by difflib's ratio, in either order
-            near, variant = _near(self.rng, messages, self.rng.choice(NEAR_VARIANTS))
-            a, b = _dumps(messages), _dumps(near)
+            near, variant = near_copy(self.rng, messages, self.rng.choice(NEAR_VARIANTS))
+            a, b = dumps(messages), dumps(near)
             if min(SequenceMatcher(None, a, b).ratio(), SequenceMatcher(None, b, a).ratio()) > 0.8:
                 break
         near_id = Example.chat(near).id
-        self._emit(_dumps(near), "near_duplicate", near_id, of_line=line, of_id=ex_id, variant=variant)
+        self._emit(dumps(near), "near_duplicate", near_id, of_line=line, of_id=ex_id, variant=variant)
 
     def paraphrase(self) -> None:
         line, spec, _, ex_id = self._source()
         messages, _ = texts.build(texts.reword(self.rng, spec))
-        self._emit(_dumps(messages), "paraphrase", Example.chat(messages).id, of_line=line, of_id=ex_id)
+        self._emit(dumps(messages), "paraphrase", Example.chat(messages).id, of_line=line, of_id=ex_id)
 
     def golden_leak(self) -> None:
         g = self.golden[next(self.leaks)]
@@ -172,26 +158,26 @@ class _Chats:
         messages = g.messages if verbatim else texts.golden_messages(g.core, g.slots, g.lead, g.tail, True)
         ex_id, variant = Example.chat(messages).id, "verbatim" if verbatim else "paraphrase"
         self._emit(
-            _dumps(messages), "golden_leak", ex_id, golden_line=g.line, golden_id=g.id, variant=variant
+            dumps(messages), "golden_leak", ex_id, golden_line=g.line, golden_id=g.id, variant=variant
         )
 
     def malformed(self) -> None:
         _, messages, _, _ = self._fresh()
-        data, reason = _malformed(self.n["malformed"], messages)
+        data, reason = malformed_line(self.n["malformed"], messages)
         self.n["malformed"] += 1
         self._emit(data, "malformed", None, reason=reason)
 
     def empty_assistant(self) -> None:
         _, messages, _, _ = self._fresh()
         messages[-1]["content"] = self.rng.choice(("", "   ", " "))
-        self._emit(_dumps(messages), "empty_assistant", None, message=len(messages) - 1)
+        self._emit(dumps(messages), "empty_assistant", None, message=len(messages) - 1)
 
     def overlong(self) -> None:
         rng, target = self.rng, self.rng.randint(22_000, 55_000)
         self.n["overlong"] += 1
         if self.n["overlong"] % 2:  # a customer pastes a whole debug log
             slots = texts.draw_slots(rng, ("device",))
-            log = texts.debug_log(rng, target)
+            log = debug_log(rng, target)
             user = f"{texts.fill(rng.choice(texts.LOG_INTROS), slots)}\n\n{log}\n\n"
             user += rng.choice(texts.LOG_OUTROS)
             reply = texts.fill(rng.choice(texts.LOG_REPLIES), slots)
@@ -206,75 +192,7 @@ class _Chats:
                 text += f"\n\n{rng.choice(texts.RAMBLE_LINKS)}{para[0].lower()}{para[1:]}"
             messages[-1]["content"] = text
         chars = sum(len(m["content"]) for m in messages)
-        self._emit(_dumps(messages), "overlong", Example.chat(messages).id, chars=chars)
-
-
-def _dumps(messages: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps({"messages": messages})
-
-
-def _near(rng: random.Random, messages: list[dict], variant: str) -> tuple[list[dict], str]:
-    """A copy with small edits in one message: swapped letters, spacing, or sentence order."""
-    new = [dict(m) for m in messages]
-    turns = [i for i, m in enumerate(new) if m["role"] != "system"]
-    multi = [i for i in turns if len(_SENTENCE.split(new[i]["content"])) > 2]
-    if variant == "reorder" and not multi:
-        variant = "typo"
-    i = rng.choice(multi if variant == "reorder" else turns)
-    text = new[i]["content"]
-    if variant == "reorder":
-        parts = _SENTENCE.split(text)
-        k = rng.randrange(len(parts) - 1)  # two neighbours swap: a small edit
-        parts[k], parts[k + 1] = parts[k + 1], parts[k]
-        new[i]["content"] = " ".join(parts)
-    elif variant == "typo":
-        chars, done = list(text), [-2]
-        spots = [
-            k
-            for k in range(len(text) - 1)
-            if text[k : k + 2].isalpha() and text[k : k + 2].islower() and text[k] != text[k + 1]
-        ]
-        for k in sorted(rng.sample(spots, min(5, len(spots)))):
-            if len(done) <= 3 and k > done[-1] + 1:  # swaps must not overlap
-                chars[k], chars[k + 1] = chars[k + 1], chars[k]
-                done.append(k)
-        new[i]["content"] = "".join(chars)
-    else:
-        chars, spaces = list(text), [k for k, c in enumerate(text) if c == " "]
-        for k in rng.sample(spaces, min(3, len(spaces))):
-            chars[k] = "  "
-        new[i]["content"] = "".join(chars) + rng.choice((" ", "  "))
-    if new == messages:  # subtle: a swap of identical sentences changes nothing
-        return _near(rng, messages, "whitespace")
-    return new, variant
-
-
-def _malformed(n: int, messages: list[dict]) -> tuple[bytes, str]:
-    reason = MALFORMED[n % len(MALFORMED)]
-    msgs = [dict(m) for m in messages]
-    match n % len(MALFORMED):
-        case 0:
-            msgs[-2]["content"] += " @@BAD@@"
-            return _dumps(msgs).replace(b"@@BAD@@", b"\xff\xfe"), reason
-        case 1:
-            return _dumps(msgs)[:-1], reason
-        case 2:
-            return _dumps(msgs) + b"}", reason
-        case 3:
-            data = _dumps(msgs)
-            return data[: len(data) // 2], reason
-        case 4:
-            return orjson.dumps({"conversation": msgs}), reason
-        case 5:
-            return _dumps([m | {"role": "bot"} if m["role"] == "assistant" else m for m in msgs]), reason
-        case 6:
-            return orjson.dumps({"messages": "\n".join(m["content"] for m in msgs)}), reason
-        case 7:
-            msgs[-1]["content"] = None
-            return _dumps(msgs), reason
-        case 8:
-            return _dumps(msgs[:-1]), reason
-    return repr({"messages": msgs}).encode(), reason
+        self._emit(dumps(messages), "overlong", Example.chat(messages).id, chars=chars)
 
 
 def _golden(rng: random.Random, n: int) -> list[_Gold]:

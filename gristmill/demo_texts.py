@@ -281,23 +281,6 @@ def _plant_pii(rng: random.Random, turns: list[tuple[str, list[list[Part]]]]) ->
         turns[at + 1][1].insert(0, render(rng.choice(echo), slots))
 
 
-def debug_log(rng: random.Random, size: int) -> str:
-    """A device's debug log of about `size` characters, as a customer pastes it into a chat."""
-    t = _texts()
-    lines, total, ms = [], 0, rng.randrange(20 * 3_600_000)
-    device = f"{rng.randrange(16**6):06X}"
-    while total < size:
-        ms += rng.randint(3, 2500)
-        h, m, s = ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60
-        level, component, template, low, high = rng.choice(t.LOG_EVENTS)
-        message = template.format(n=rng.randint(low, high), device=device)
-        lines.append(
-            f"2024-06-14T{h:02d}:{m:02d}:{s:02d}.{ms % 1000:03d}Z {level:<5} [{component}] {message}"
-        )
-        total += len(lines[-1]) + 1
-    return "\n".join(lines)
-
-
 def golden_messages(core: int, slots: dict, lead: int, tail: int, reworded: bool = False) -> list[dict]:
     """A golden item: lead-in and question, then the answer and a closing fact."""
     t = _texts()
