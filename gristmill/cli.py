@@ -29,6 +29,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from gristmill import demo_command
+    from gristmill.curation import commands as curation_commands
     from gristmill.store import commands as store_commands
 
     common = common_options()
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(store=None, json=False, quiet=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     store_commands.register(sub, common)
+    curation_commands.register(sub, common)
     demo_command.register(sub, common)
     return parser
 

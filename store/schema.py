@@ -88,6 +88,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "curation: splits and the intermediates steps reuse",
+        """
+        CREATE TABLE splits (
+            version_id BIGINT NOT NULL,
+            example_key BIGINT NOT NULL,
+            split VARCHAR NOT NULL        -- train | val | test
+        );
+        CREATE TABLE signatures (       -- MinHash signatures by (example, shingling config)
+            example_key BIGINT NOT NULL,
+            config_hash VARCHAR NOT NULL,
+            signature UINTEGER[] NOT NULL
+        );
+        CREATE TABLE embeddings (       -- sentence embeddings by (example, model, field)
+            example_key BIGINT NOT NULL,
+            model VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,       -- what was embedded, e.g. conversation or prompt
+            vector FLOAT[] NOT NULL
+        );
+        CREATE TABLE clusters (         -- duplicate clusters a dedup step found
+            version_id BIGINT NOT NULL,   -- the version the step committed
+            step VARCHAR NOT NULL,
+            example_key BIGINT NOT NULL,
+            kept_key BIGINT NOT NULL,     -- the cluster's survivor
+            score DOUBLE                  -- similarity to the survivor (Jaccard, cosine)
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
