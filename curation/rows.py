@@ -16,6 +16,8 @@ from gristmill.example import Example
 from gristmill.store.db import Store
 from gristmill.store.versions import Version, resolve
 
+SOURCE = "_source"  # the meta key that carries the first source's file (or producer) name
+
 
 @dataclass
 class Overlay:
@@ -35,7 +37,8 @@ class Overlay:
 
 
 class VersionRows(Rows):
-    """A version's members in key order; `meta` adds each example's first source's metadata."""
+    """A version's members in key order; `meta` adds each example's first source's metadata,
+    with the source's name under `SOURCE`."""
 
     def __init__(self, store: Store, version: Version, overlay: Overlay | None = None,
                  meta: bool = False):
@@ -47,24 +50,27 @@ class VersionRows(Rows):
 
     def batches(self, size: int = 2048) -> Iterator[list[Row]]:
         meta_join = (
-            "LEFT JOIN (SELECT example_key, arg_min(meta, run_id) AS meta FROM sources "
-            "GROUP BY example_key) s ON s.example_key = e.key" if self.meta else ""
+            "LEFT JOIN (SELECT example_key, arg_min(meta, run_id) AS meta, arg_min(source, run_id) "
+            "AS source FROM sources GROUP BY example_key) s ON s.example_key = e.key"
+            if self.meta else ""
         )
         removed, rewrites = self.overlay.removed, self.overlay.rewrites
         with self.store.read() as con:
             reader = con.cursor().sql(
-                f"SELECT e.key, e.id, e.kind, e.payload, {'s.meta' if self.meta else 'NULL'} "
+                f"SELECT e.key, e.id, e.kind, e.payload, {'s.meta, s.source' if self.meta else 'NULL, NULL'} "
                 f"FROM members m JOIN examples e ON e.key = m.example_key {meta_join} "
                 "WHERE m.version_id = ? ORDER BY m.example_key",
                 params=[self.version.version_id],
             ).to_arrow_reader(size)
             for batch in reader:
                 rows = []
-                for key, ex_id, kind, payload, meta in zip(*(c.to_pylist() for c in batch.columns),
-                                                           strict=True):
+                columns = (c.to_pylist() for c in batch.columns)
+                for key, ex_id, kind, payload, meta, source in zip(*columns, strict=True):
                     if ex_id in removed:
                         continue
                     meta = orjson.loads(meta) if meta else {}
+                    if source is not None:
+                        meta[SOURCE] = source
                     if ex_id in rewrites:
                         rows.append(Row(None, rewrites[ex_id], meta))
                     else:

@@ -70,6 +70,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--format", "-f", default="openai", choices=EXPORT_FORMATS,
                    help="default: openai")
     p.add_argument("--kind", choices=("chat", "preference", "text"), help="export one kind only")
+    p.add_argument("--split", help="export one split only (train, val or test; set by the "
+                   "curation step `split`)")
     p.add_argument("--skip-unsupported", action="store_true",
                    help="leave out (and count) examples the format cannot hold")
 
@@ -123,10 +125,10 @@ def cmd_export(args) -> int:
     with views.open_store(args).read() as con:
         version = resolve(con, args.ref)
         result = export(con, version, args.output, args.format, args.kind, args.skip_unsupported,
-                        progress=progress(args))
+                        progress=progress(args), split=args.split)
     if args.json:
         emit_json({"ref": version.ref, "path": str(result.path), "written": result.written,
-                   "skipped": result.skipped, "format": args.format})
+                   "skipped": result.skipped, "format": args.format, "split": args.split})
     summary(args, result.summary(version.ref, args.format))
     return 0
 

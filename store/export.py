@@ -42,22 +42,25 @@ class ExportResult:
 def export(
     con: duckdb.DuckDBPyConnection, version: Version, path: Path, fmt: str,
     kind: str | None = None, skip_unsupported: bool = False, progress: bool = False,
+    split: str | None = None,
 ) -> ExportResult:
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if split is not None:
+        check_split(con, version, split)
     if path.is_dir() and not (fmt == "hf" and is_saved_dataset(path)):
         raise GristmillError(f"{path} is a folder that export will not replace; name a new path")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if fmt == "parquet":
-            result = _parquet(con, version, tmp, kind)
+            result = _parquet(con, version, tmp, kind, split)
         elif fmt == "hf":
-            result = _hf(con, version, tmp, kind)
+            result = _hf(con, version, tmp, kind, split)
         else:
-            result = _jsonl(con, version, tmp, fmt, kind, skip_unsupported, progress)
+            result = _jsonl(con, version, tmp, fmt, kind, split, skip_unsupported, progress)
         if path.is_dir():  # an earlier hf export of the same name
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -70,23 +73,42 @@ def export(
     return result
 
 
+_WHERE = ("m.version_id = ? AND (e.kind = ? OR ? IS NULL) AND (? IS NULL OR m.example_key IN "
+          "(SELECT example_key FROM splits WHERE version_id = ? AND split = ?))")
+
+
+def _params(version: Version, kind: str | None, split: str | None) -> list:
+    return [version.version_id, kind, kind, split, version.version_id, split]
+
+
+def check_split(con: duckdb.DuckDBPyConnection, version: Version, split: str) -> None:
+    known = [s for (s,) in con.execute(
+        "SELECT DISTINCT split FROM splits WHERE version_id = ? ORDER BY split",
+        [version.version_id]).fetchall()]
+    if not known:
+        raise GristmillError(f"{version.ref} has no splits: run `gristmill curate "
+                             f"{version.ref} --step split` first")
+    if split not in known:
+        raise UsageError(f"{version.ref} has no split {split!r} (splits: {', '.join(known)})")
+
+
 def examples(
     con: duckdb.DuckDBPyConnection, version: Version, kind: str | None = None,
-    batch_rows: int = 10_000,
+    split: str | None = None, batch_rows: int = 10_000,
 ) -> Iterator[Example]:
-    """The version's examples in key order (the order they were first stored), streamed."""
+    """The version's examples (of one split, when named) in key order (the order they were
+    first stored), streamed."""
     reader = con.cursor().sql(
         "SELECT e.id, e.kind, e.payload FROM members m JOIN examples e ON e.key = m.example_key "
-        "WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL) ORDER BY m.example_key",
-        params=[version.version_id, kind, kind],
+        f"WHERE {_WHERE} ORDER BY m.example_key", params=_params(version, kind, split),
     ).to_arrow_reader(batch_rows)
     for batch in reader:
         for ex_id, ex_kind, payload in zip(*(c.to_pylist() for c in batch.columns), strict=True):
             yield Example(ex_id, ex_kind, orjson.loads(payload), payload.encode())
 
 
-def _rendered(con, version, fmt, kind, skip_unsupported, result) -> Iterator[dict]:
-    for example in examples(con, version, kind):
+def _rendered(con, version, fmt, kind, split, skip_unsupported, result) -> Iterator[dict]:
+    for example in examples(con, version, kind, split):
         try:
             yield render(example, fmt)
         except Unsupported as e:
@@ -101,10 +123,10 @@ def _rendered(con, version, fmt, kind, skip_unsupported, result) -> Iterator[dic
         result.written += 1
 
 
-def _jsonl(con, version, tmp: Path, fmt, kind, skip_unsupported, progress) -> ExportResult:
+def _jsonl(con, version, tmp: Path, fmt, kind, split, skip_unsupported, progress) -> ExportResult:
     result = ExportResult(tmp, 0, 0)
     opener = gzip.open if tmp.name.endswith(".gz.partial") else open
-    records = _rendered(con, version, fmt, kind, skip_unsupported, result)
+    records = _rendered(con, version, fmt, kind, split, skip_unsupported, result)
     if progress:
         from tqdm import tqdm
 
@@ -116,12 +138,12 @@ def _jsonl(con, version, tmp: Path, fmt, kind, skip_unsupported, progress) -> Ex
     return result
 
 
-def _parquet(con, version, tmp: Path, kind) -> ExportResult:
+def _parquet(con, version, tmp: Path, kind, split) -> ExportResult:
     (written,) = con.execute(
         "COPY (SELECT e.id, e.kind, e.payload FROM members m JOIN examples e "
-        "ON e.key = m.example_key WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL) "
+        f"ON e.key = m.example_key WHERE {_WHERE} "
         f"ORDER BY m.example_key) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)",
-        [version.version_id, kind, kind],
+        _params(version, kind, split),
     ).fetchone()
     return ExportResult(tmp, written, 0)
 
@@ -132,20 +154,19 @@ def _empty(columns: tuple[str, ...]):
     return pa.schema([("id", pa.string()), *((c, pa.string()) for c in columns)])
 
 
-def _hf(con, version, tmp: Path, kind) -> ExportResult:
+def _hf(con, version, tmp: Path, kind, split) -> ExportResult:
     import datasets
     import pyarrow as pa
 
     kinds = [k for (k,) in con.execute(
         "SELECT DISTINCT e.kind FROM members m JOIN examples e ON e.key = m.example_key "
-        "WHERE m.version_id = ? AND (e.kind = ? OR ? IS NULL)",
-        [version.version_id, kind, kind]).fetchall()]
+        f"WHERE {_WHERE}", _params(version, kind, split)).fetchall()]
     if len(kinds) > 1:
         raise GristmillError(f"{version.ref} holds {' and '.join(sorted(kinds))} examples; a "
                              "Hugging Face dataset has one schema: pass --kind")
     columns = _HF_COLUMNS[kinds[0]] if kinds else ("messages",)
     tables, rows = [], []
-    for ex in examples(con, version, kind):
+    for ex in examples(con, version, kind, split):
         rows.append({"id": ex.id, **{c: ex.payload[c] for c in columns}})
         if len(rows) == 10_000:  # Arrow batches, not a million Python dicts, held in memory
             tables.append(pa.Table.from_pylist(rows))
