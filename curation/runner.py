@@ -17,6 +17,7 @@ import orjson
 from gristmill.curation.rows import Context, Overlay, VersionRows
 from gristmill.curation.step import Decisions, Step
 from gristmill.store.db import Store
+from gristmill.store.inspect import lineage
 from gristmill.store.runs import Run, writing
 from gristmill.store.versions import Version, by_id, commit_child, config_hash, resolve
 
@@ -54,9 +55,12 @@ def curate(store: Store, ref: str, steps: list[Step], *, dry_run: bool = False,
     with writing(store, "curate", {"ref": ref, "steps": [s.name for s in steps]}) as run:
         with store.read() as con:
             version = resolve(con, ref)
-        for step in steps:
+        configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
+        for outcome in _done_already(store, version, configs):
+            outcomes.append(outcome)
+            report(outcome)
+        for step, config in list(zip(steps, configs, strict=True))[len(outcomes):]:
             ctx = Context(store, version, progress)
-            config = {"step": step.name, **step.resolved_config(ctx)}
             outcome = _reuse(store, version, step.name, config) or _commit(
                 run, version, step, config, ctx)
             outcomes.append(outcome)
@@ -65,6 +69,22 @@ def curate(store: Store, ref: str, steps: list[Step], *, dry_run: bool = False,
             with store.read() as con:
                 version = resolve(con, outcome.output)
     return outcomes
+
+
+def _done_already(store: Store, version: Version, configs: list[dict]) -> list[StepOutcome]:
+    """When `version` is itself the result of the first steps of this recipe (a re-run of
+    `curate NAME` after a kill, or after it finished), those steps are done: outcomes for them."""
+    with store.read() as con:
+        chain = lineage(con, version)[:len(configs) + 1]
+    for done in range(min(len(configs), len(chain) - 1), 0, -1):
+        made = chain[:done][::-1]  # oldest first
+        if all(v.step == c["step"] and v.config_hash == config_hash(c)
+               for v, c in zip(made, configs, strict=False)):
+            parents = chain[1:done + 1][::-1]
+            return [StepOutcome(v.step, p.ref, v.ref, v.stats, reused=True,
+                                samples=v.stats.get("samples", [])) for v, p in
+                    zip(made, parents, strict=True)]
+    return []
 
 
 def _reuse(store: Store, parent: Version, step: str, config: dict) -> StepOutcome | None:
