@@ -88,5 +88,5 @@ def test_the_split_belongs_to_the_version_and_export_works_per_split(store, tmp_
         sizes[name] = len((tmp_path / f"{name}.jsonl").read_text().splitlines())
     code, _, err = cli("export", "s@3", "-o", tmp_path / "x.jsonl", "--split", "dev")
     assert code == 2 and "s@3 has no split 'dev' (splits: test, train, val)" in err
-    assert sum(sizes.values()) == 40  # "q0\\na0" .. "q9\\na9" are under 6 characters
+    assert sum(sizes.values()) == 40  # q0..q9 with a0..a9: 5 characters with the line break
     assert sizes["train"] > sizes["val"] > 0 and sizes["test"] > 0
