@@ -33,6 +33,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="report what each step would remove; commit nothing")
     p.set_defaults(handler=cmd_curate)
 
+    p = sub.add_parser(
+        "audit", parents=[common], help="the pre-training checks of a version, and an HTML page",
+        description="Check REF before training on it: format validation, length distribution, "
+        "label balance, duplicates, split overlap and tokenization. Prints one line per check "
+        "(ok, warn, fail, skipped) and writes an HTML page with histograms.")
+    p.add_argument("ref", help="NAME, NAME@N or NAME@latest")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="where the page goes (default: audit-NAME-N.html)")
+    p.add_argument("--label", metavar="KEY", help="a metadata key holding a label, for balance")
+    p.add_argument("--tokenizer", metavar="NAME",
+                   help="count tokens: a local tokenizer folder, a .gguf file, or smollm2")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="the training max length")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    p.set_defaults(handler=cmd_audit)
+
 
 def recipe_path(name: str) -> Path:
     from gristmill.errors import UsageError
@@ -77,3 +92,29 @@ def cmd_curate(args) -> int:
         summary(args, f"curated {outcomes[0].input} -> {last.output}: {len(outcomes)} step(s), "
                 f"{kept:,} examples kept, {dropped:,} dropped")
     return 0
+
+
+def cmd_audit(args) -> int:
+    from dataclasses import asdict
+
+    from gristmill.curation.audit import audit
+    from gristmill.curation.audit_html import page
+    from gristmill.output import emit_json, summary, table
+    from gristmill.store.versions import resolve
+    from gristmill.store.views import open_store
+
+    store = open_store(args)
+    with store.read() as con:
+        version = resolve(con, args.ref)
+    checks = audit(store, version, args.label, args.tokenizer, args.max_tokens)
+    html = args.html or Path(f"audit-{version.dataset}-{version.number}.html")
+    html.write_text(page(version.ref, checks), encoding="utf-8")
+    if args.json:
+        emit_json({"ref": version.ref, "html": str(html), "checks": [asdict(c) for c in checks]})
+    else:
+        print(table(["CHECK", "STATUS", "RESULT"], [[c.name, c.status, c.summary] for c in checks]))
+    failed = [c.name for c in checks if c.status == "fail"]
+    warned = [c.name for c in checks if c.status == "warn"]
+    summary(args, f"audit of {version.ref}: {len(failed)} failed"
+            f"{' (' + ', '.join(failed) + ')' if failed else ''}, {len(warned)} warned; {html}")
+    return 1 if failed and args.strict else 0

@@ -63,7 +63,7 @@ class Split(Step):
             groups.join(ex_id, "g:" + self.group_of(row))
             groups.join(ex_id, "p:" + normalize(render(row.example, "prompt"), _SAME))
             if c.stratify_by:
-                labels[ex_id] = str(_meta(row, (c.stratify_by,)))
+                labels[ex_id] = str(meta_value(row, (c.stratify_by,)))
             if cutoff is not None and _after(row, c.time_key, cutoff):
                 later.add(ex_id)
         components = groups.components()
@@ -77,7 +77,7 @@ class Split(Step):
         by = self.config.group_by
         if by == "source":
             return str(row.meta.get(SOURCE, row.example.id))
-        value = _meta(row, GROUP_KEYS.get(by, ()))
+        value = meta_value(row, GROUP_KEYS.get(by, ()))
         return row.example.id if value is None else f"{by}:{value}"
 
     def assign(self, group_of: dict[str, str], labels: dict[str, str],
@@ -116,7 +116,7 @@ def _bounds(fractions: tuple[float, ...], total: int) -> list[float]:
     return bounds
 
 
-def _meta(row: Row, keys: tuple[str, ...]):
+def meta_value(row: Row, keys: tuple[str, ...]):
     tags = row.meta.get("tags") or {}
     for key in keys:
         for where in (row.meta, tags):
@@ -126,7 +126,7 @@ def _meta(row: Row, keys: tuple[str, ...]):
 
 
 def _after(row: Row, key: str, cutoff: datetime) -> bool:
-    value = _meta(row, (key,))
+    value = meta_value(row, (key,))
     try:
         return value is not None and datetime.fromisoformat(str(value)) >= cutoff
     except (TypeError, ValueError):  # not a time, or one with a zone against one without

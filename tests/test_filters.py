@@ -61,8 +61,7 @@ def test_length_bounds_in_characters_and_scope():
     assert drops(by_answer, ex("long question here", "ok")) == ["too_short"]
 
 
-def test_length_in_tokens_counts_the_chat_template(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRISTMILL_CACHE", str(tmp_path / "cache"))
+def test_length_in_tokens_counts_the_chat_template():
     words = " ".join(f"word{i}" for i in range(300))
     step = LengthFilter(LengthFilter.Config(max_chars=None, max_tokens=100))
     decisions = step.run(ListRows([ex("hi", "hello"), ex("hi", words)]), None)
