@@ -48,10 +48,12 @@ def describe(con: duckdb.DuckDBPyConnection, version: Version) -> dict[str, Any]
         [version.dataset],
     ).fetchall()
     records = sum(r[2] for r in sources)
+    splits = dict(con.execute(f"SELECT split, count(*) FROM splits WHERE version_id = {vid} "
+                              "GROUP BY split ORDER BY split").fetchall())
     return {
         "ref": version.ref, "examples": version.n_examples, "kinds": kinds,
         "sources": [{"source": s, "examples": n, "records": r} for s, n, r in sources],
-        "duplicate_records": max(records - version.n_examples, 0),
+        "duplicate_records": max(records - version.n_examples, 0), "splits": splits,
         "step": version.step, "created_at": version.created_at.isoformat(timespec="seconds"),
     }
 

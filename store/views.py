@@ -72,6 +72,8 @@ def cmd_show(args) -> int:
                   f"multi-turn {k['multi_turn']:,} (max {k['max_turns']} turns), "
                   f"system prompt {k['with_system_prompt']:.0%}")
             print(f"  {'':<11}characters p50 {c['p50']:,}  p95 {c['p95']:,}  max {c['max']:,}")
+        if d["splits"]:
+            print("  splits:   " + ", ".join(f"{k} {n:,}" for k, n in d["splits"].items()))
         print("  sources:")
         for s in d["sources"]:
             print(f"    {s['source']}: {s['examples']:,} examples from {s['records']:,} records")
