@@ -46,3 +46,17 @@ def run_gristmill(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """The real command in a subprocess (for locks, kills and import checks)."""
     return subprocess.run([sys.executable, "-m", "gristmill", *map(str, args)],
                           capture_output=True, text=True, **kwargs)
+
+
+def assert_accounted(con, parent_id: int, child_id: int) -> None:
+    """members(parent) = members(child) - added + removed: no example lost without a record."""
+    def keys(sql: str, version_id: int) -> set[int]:
+        return {k for (k,) in con.execute(sql, [version_id]).fetchall()}
+
+    member_sql = "SELECT example_key FROM members WHERE version_id = ?"
+    before, after = keys(member_sql, parent_id), keys(member_sql, child_id)
+    removed = keys("SELECT example_key FROM removals WHERE version_id = ?", child_id)
+    removed |= keys("SELECT old_key FROM transforms WHERE version_id = ?", child_id)
+    added = keys("SELECT new_key FROM transforms WHERE version_id = ?", child_id)
+    assert before == (after - added) | removed, (parent_id, child_id)
+    assert not removed & after

@@ -17,7 +17,7 @@ from gristmill.errors import UsageError
 from gristmill.example import Example
 from gristmill.store.ingest import ingest
 
-from .conftest import chat, write_jsonl
+from .conftest import assert_accounted, chat, write_jsonl
 
 CHEAP = """steps:
   - exact_dedup: {normalize: [nfkc, case, whitespace, punctuation]}
@@ -138,15 +138,7 @@ def test_no_step_loses_an_example_without_a_record(support, tmp_path):
                             "NULL").fetchall()
         assert len(pairs) == 5
         for parent, child in pairs:
-            def keys(sql, *params):
-                return {k for (k,) in con.execute(sql, list(params)).fetchall()}
-            before = keys("SELECT example_key FROM members WHERE version_id = ?", parent)
-            after = keys("SELECT example_key FROM members WHERE version_id = ?", child)
-            removed = keys("SELECT example_key FROM removals WHERE version_id = ?", child)
-            removed |= keys("SELECT old_key FROM transforms WHERE version_id = ?", child)
-            added = keys("SELECT new_key FROM transforms WHERE version_id = ?", child)
-            assert before == (after - added) | removed
-            assert not removed & after
+            assert_accounted(con, parent, child)
 
 
 def test_a_killed_curate_continues_from_the_last_committed_step(tmp_path):
