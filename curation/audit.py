@@ -10,12 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gristmill.curation.filters import malformed
 from gristmill.curation.rows import VersionRows
 from gristmill.curation.split import meta_value
 from gristmill.curation.text import content, normalize, render
-from gristmill.errors import InvalidRecord
-from gristmill.example import check_order
-from gristmill.example import normalize as validate
 from gristmill.store.db import Store
 from gristmill.store.versions import Version
 
@@ -44,12 +42,8 @@ def audit(store: Store, version: Version, label: str | None = None,
     examples = []
     for row in VersionRows(store, version, meta=label is not None):
         ex = row.example
-        try:
-            validate(ex.payload)
-            if ex.kind == "chat":
-                check_order(ex.payload["messages"], "assistant")
-        except InvalidRecord as e:
-            invalid.append((ex.id, str(e)))
+        if (problem := malformed(ex)) is not None:
+            invalid.append((ex.id, problem))
         chars.append(len(content(ex)))
         prompt = _digest(render(ex, "prompt"))
         prompts[prompt] += 1

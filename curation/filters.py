@@ -20,6 +20,18 @@ from gristmill.errors import InvalidRecord
 from gristmill.example import Example, check_order, normalize
 
 
+def malformed(example: Example) -> str | None:
+    """What the record type's own validation says is wrong, for content that may have bypassed
+    it (a rewrite, a row written by another tool)."""
+    try:
+        normalize(example.payload)
+        if example.kind == "chat":
+            check_order(example.payload["messages"], "assistant")
+    except InvalidRecord as e:
+        return str(e)
+    return None
+
+
 class StructureFilter(Filter):
     name = "structure"
     summary = "drop examples whose roles, turn count or final answer are malformed"
@@ -32,12 +44,8 @@ class StructureFilter(Filter):
 
     def check(self, example: Example) -> Drop | None:
         c = self.config
-        try:
-            normalize(example.payload)
-            if example.kind == "chat":
-                check_order(example.payload["messages"], "assistant")
-        except InvalidRecord as e:
-            return Drop("bad_structure", str(e))
+        if (problem := malformed(example)) is not None:
+            return Drop("bad_structure", problem)
         if example.kind == "text":
             return None
         turns = messages(example)
