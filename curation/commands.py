@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gristmill.curation.recipe import STEPS
+from gristmill.curation.registry import STEPS
 
 _RECIPES = Path(__file__).resolve().parent / "recipes"
 

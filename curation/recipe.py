@@ -13,22 +13,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from gristmill.curation.registry import STEPS
 from gristmill.curation.step import Step
 from gristmill.errors import UsageError
 
-STEPS: dict[str, str] = {  # name -> module:Class, in the seeds' order
-    "pii": "pii:PiiScrub",
-    "exact_dedup": "exact:ExactDedup",
-    "minhash_dedup": "minhash:MinHashDedup",
-    "semantic_dedup": "semantic:SemanticDedup",
-    "structure": "filters:StructureFilter",
-    "length": "filters:LengthFilter",
-    "repetition": "filters:RepetitionFilter",
-    "refusals": "filters:RefusalFilter",
-    "json_valid": "filters:JsonFilter",
-    "leakage": "leakage:LeakageStep",
-    "split": "split:Split",
-}
 RECIPE_KEYS = ("steps",)
 
 
