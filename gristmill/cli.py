@@ -30,6 +30,7 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from gristmill import demo_command
     from gristmill.curation import commands as curation_commands
+    from gristmill.curation import leakage_command
     from gristmill.store import commands as store_commands
 
     common = common_options()
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     store_commands.register(sub, common)
     curation_commands.register(sub, common)
+    leakage_command.register(sub, common)
     demo_command.register(sub, common)
     return parser
 

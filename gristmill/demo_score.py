@@ -42,13 +42,15 @@ def score(con: duckdb.DuckDBPyConnection, final: Version, labels: list[dict]) ->
     explained: set[str] = set()
     for label in labels:
         problem, ex_id = label["problem"], label.get("id")
+        if label.get("variant") and problem == "golden_leak":
+            problem = f"golden_leak/{label['variant']}"
         if ex_id is None:  # malformed and empty lines never reach the store: ingest rejects them
             continue
         entry = planted.setdefault(problem, {"planted": 0, "caught": 0, "by": Counter()})
         entry["planted"] += 1
         partner = label.get("of_id") or label.get("golden_id")
         hit = gone.get(ex_id)
-        if hit is None and problem in COPIES and partner and kept_for.get(ex_id) == partner:
+        if hit is None and label["problem"] in COPIES and partner and kept_for.get(ex_id) == partner:
             hit = gone[partner]  # the original went, the copy stayed
             explained.add(partner)
         if problem == "exact_duplicate":

@@ -1,0 +1,182 @@
+"""Semantic dedup: examples whose embeddings are close in cosine are one; one survives.
+
+Stages, each inspectable: embeddings (cached in the `embeddings` table), a faiss nearest-neighbour
+search, then a greedy pass in keep-policy order: an example is dropped when a neighbour that
+already survived is within the threshold, so every drop names a survivor it is itself close to
+(no chains of A~B~C that drop C for A).
+
+Templated data (support logs, synthetic sets) defeats cosine alone: two chats about different
+orders read alike to a sentence model. `specifics` adds a check that a pair also shares its rare
+specific tokens (order numbers, codes, names); see `Specifics`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from gristmill.curation import keep as keeping
+from gristmill.curation.embed import DEFAULT_MODEL, FIELDS, embed_rows
+from gristmill.curation.exact import cluster_table
+from gristmill.curation.step import Decisions, Row, Rows, Step, StepConfig
+from gristmill.curation.text import Scope
+
+IndexKind = Literal["auto", "flat", "ivf", "hnsw"]
+
+
+class SemanticDedup(Step):
+    name = "semantic_dedup"
+    summary = "drop examples whose embedding is within a cosine of a kept one (evidence: kept id, cosine)"
+
+    class Config(StepConfig):
+        threshold: float = Field(0.95, gt=0, le=1)  # cosine at or above which two are one
+        scope: Scope = "conversation"
+        keep: keeping.Keep = "first"
+        model: str = DEFAULT_MODEL  # or a local sentence-transformers folder
+        specifics: float = Field(0.0, ge=0, le=1)  # min rare-token overlap of a pair; 0 = off
+        neighbors: int = Field(10, ge=1)  # candidates per example from the index
+        index: IndexKind = "auto"  # auto: exact up to flat_max vectors, IVF past it
+        flat_max: int = Field(200_000, ge=1)
+        nprobe: int = Field(16, ge=1)  # IVF lists searched per query
+        batch_size: int = Field(64, ge=1)
+        device: str | None = None  # cpu, cuda; None lets the model choose
+
+    def resolved_config(self, ctx) -> dict:
+        # subtle: how vectors are computed (device, batch size) is not what they are, so it must
+        # not make a finished version look unfinished
+        return self.config.model_dump(mode="json", exclude={"device", "batch_size"})
+
+    def needs_meta(self) -> bool:
+        return keeping.needs_meta(self.config.keep)
+
+    def run(self, rows: Rows, ctx) -> Decisions:
+        c = self.config
+        ids: list[str] = []
+        keys: list[int | None] = []
+        ranks: list[tuple] = []
+        text = FIELDS[c.scope]
+        specifics = Specifics() if c.specifics > 0 else None
+
+        def visit(row: Row) -> None:  # what the greedy pass needs, not the payloads
+            ids.append(row.example.id)
+            keys.append(row.key)
+            ranks.append(keeping.rank(row, c.keep))
+            if specifics is not None:
+                specifics.add(text(row.example))
+
+        embedded = embed_rows(rows, ctx, field=c.scope, model=c.model, device=c.device,
+                              batch_size=c.batch_size, visit=visit, desc="semantic: embed")
+        sims, nbrs, kind = nearest(embedded.vectors, embedded.vectors, c.neighbors + 1, c.index,
+                                   c.flat_max, c.nprobe)
+        agree = None if specifics is None else lambda i, j: specifics.overlap(i, j) >= c.specifics
+        pairs = greedy(ranks, sims, nbrs, c.threshold, agree)
+        decisions = Decisions()
+        for i, j, score in pairs:
+            decisions.drop(ids[i], "semantic_duplicate",
+                           f"cosine {score:.3f} to {ids[j][:12]} ({c.scope})",
+                           kept_id=ids[j], cosine=round(score, 4), scope=c.scope)
+        if embedded.new is not None:
+            decisions.tables.append(("embeddings", embedded.new))
+        clustered = [(keys[i], keys[j]) for i, j, _ in pairs]
+        if clustered and all(a is not None and b is not None for a, b in clustered):
+            decisions.tables.append(("clusters", cluster_table(self.name, clustered,
+                                                               [s for _, _, s in pairs])))
+        decisions.stats.update(embedded=embedded.embedded, cached=embedded.cached, index=kind,
+                               clusters=len({j for _, j, _ in pairs}))
+        return decisions
+
+
+def nearest(base: np.ndarray, queries: np.ndarray, k: int, index: IndexKind = "auto",
+            flat_max: int = 200_000, nprobe: int = 16) -> tuple[np.ndarray, np.ndarray, str]:
+    """For each query its k most similar base rows by inner product: (sims, ids, index kind).
+    Missing neighbours (k > len(base), or an approximate index's empty lists) have id -1."""
+    import faiss
+
+    n, dim = base.shape
+    kind = ("flat" if n <= flat_max else "ivf") if index == "auto" else index
+    k = min(k, n)
+    if n == 0 or k == 0:
+        return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64), kind
+    if kind == "flat":
+        ix = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        ix = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        ix.hnsw.efSearch = max(64, 2 * k)
+    else:
+        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))  # faiss wants >= 39 points a list
+        ix = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = base[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)]
+        ix.train(sample)
+        ix.nprobe = min(nprobe, nlist)
+    ix.add(base)
+    sims, ids = ix.search(queries, k)
+    return sims, ids, kind
+
+
+def greedy(ranks: list[tuple], sims: np.ndarray, nbrs: np.ndarray, threshold: float,
+           agree: Callable[[int, int], bool] | None = None) -> list[tuple[int, int, float]]:
+    """(dropped, kept, cosine) by position: rows visited best rank first, each dropped for its
+    most similar already-kept neighbour at or above `threshold` that it `agree`s with."""
+    edges: dict[int, list[tuple[float, int]]] = {}
+    for i, col in zip(*np.nonzero((sims >= threshold) & (nbrs >= 0)), strict=True):
+        a, b = int(i), int(nbrs[i, col])
+        if a != b:  # subtle: kNN is not symmetric, so each edge is offered to both ends
+            s = float(sims[i, col])
+            edges.setdefault(a, []).append((s, b))
+            edges.setdefault(b, []).append((s, a))
+    kept: set[int] = set()
+    pairs = []
+    for i in sorted(edges, key=ranks.__getitem__):
+        best = next(((s, j) for s, j in sorted(edges[i], reverse=True)
+                     if j in kept and (agree is None or agree(i, j))), None)
+        if best is None:
+            kept.add(i)
+        else:
+            pairs.append((i, best[1], best[0]))
+    return pairs
+
+
+class Specifics:
+    """Rare specific tokens (with a digit, or capitalized inside a sentence and longer than two
+    letters: order numbers, prices, error codes, product and person names) and how much of their
+    weight two rows share.
+
+    Weights are squared inverse document frequencies over the rows added, so a shared shop name
+    counts for little and a shared order number for a lot; two rows with no specifics agree."""
+
+    _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
+    _TOKEN = re.compile(r"[\w$][\w.\-/$]*\w|\w")
+
+    def __init__(self) -> None:
+        self.df: Counter[str] = Counter()
+        self.rows: list[frozenset[str]] = []
+
+    @classmethod
+    def tokens(cls, text: str) -> frozenset[str]:
+        out = set()
+        for sentence in cls._SENTENCE.split(text):
+            for pos, word in enumerate(cls._TOKEN.findall(sentence)):
+                # subtle: two capitals are mostly an abbreviation (PO box, US), not a name
+                if any(ch.isdigit() for ch in word) or (pos > 0 and word[0].isupper() and len(word) > 2):
+                    out.add(word.casefold())
+        return frozenset(out)
+
+    def add(self, text: str) -> None:
+        tokens = self.tokens(text)
+        self.df.update(tokens)
+        self.rows.append(tokens)
+
+    def weight(self, token: str) -> float:
+        return math.log(len(self.rows) / self.df[token]) ** 2
+
+    def overlap(self, i: int, j: int) -> float:
+        """Weighted Jaccard of rows i and j (by position added)."""
+        a, b = self.rows[i], self.rows[j]
+        union = sum(self.weight(t) for t in a | b)
+        return 1.0 if union == 0 else sum(self.weight(t) for t in a & b) / union
