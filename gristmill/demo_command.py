@@ -12,8 +12,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="generate the demo data and run the loop on it",
         description="Generate a seeded customer-support dataset with planted, labelled problems "
-        "(PII, duplicates, near duplicates, golden-set leaks, malformed lines, empty and overlong "
-        "answers), ingest it, show it and export it. Safe to run again.",
+        "(PII, duplicates, near duplicates, paraphrases, golden-set leaks, malformed lines, empty "
+        "and overlong answers), ingest it, curate it with the shipped recipes, score what each "
+        "step removed against the planted labels, and export the training split. Safe to run "
+        "again: finished steps are reused.",
     )
     p.add_argument(
         "--dir",
@@ -22,12 +24,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="where the demo data, store and exports go (default: ./gristmill-demo)",
     )
     p.add_argument("--seed", type=int, default=0, help="the data generator's seed (default 0)")
+    p.add_argument(
+        "--chats",
+        type=int,
+        default=2000,
+        help="support chats to generate (default 2,000, a few minutes on 2 cores; 300 takes "
+        "about one); problems are planted in proportion",
+    )
     p.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args) -> int:
     from gristmill.demo_data import generate
-    from gristmill.output import summary
+    from gristmill.demo_score import load_labels, score
+    from gristmill.errors import UsageError
+    from gristmill.output import progress, summary
     from gristmill.store.db import Store
     from gristmill.store.export import export
     from gristmill.store.ingest import ingest
@@ -35,8 +46,10 @@ def cmd_demo(args) -> int:
     from gristmill.store.verify import verify
     from gristmill.store.versions import resolve
 
+    if args.chats < 100:
+        raise UsageError(f"--chats must be at least 100 (to plant every problem), not {args.chats}")
     store = Store(args.store or args.dir / "gristmill.duckdb")
-    files = generate(args.dir / "data", seed=args.seed)
+    files = generate(args.dir / "data", seed=args.seed, n_chats=args.chats)
     print(
         f"1. generated demo data in {files.directory} (planted problems listed in "
         f"{files.labels.name}: {_counts(files.counts)})"
@@ -48,12 +61,17 @@ def cmd_demo(args) -> int:
     ]
     print("2. ingest")
     for dataset, path, on_error in steps:
+        if store.path.exists():
+            with store.read() as con:
+                if con.execute("SELECT 1 FROM datasets WHERE name = ?", [dataset]).fetchone():
+                    print(f"   {dataset}: already ingested ({resolve(con, f'{dataset}@1').ref})")
+                    continue
         result = ingest(store, [path], dataset, on_error=on_error, progress=False)
         print(f"   {result.summary()}")
     print("3. show")
     with store.read() as con:
         for dataset, _, _ in steps:
-            d = describe(con, resolve(con, dataset))
+            d = describe(con, resolve(con, f"{dataset}@1"))
             for kind, k in d["kinds"].items():
                 print(
                     f"   {d['ref']}: {k['examples']:,} {kind} examples, {k['multi_turn']:,} "
@@ -61,24 +79,37 @@ def cmd_demo(args) -> int:
                     f"characters p50 {k['chars']['p50']:,} / p95 {k['chars']['p95']:,} / "
                     f"max {k['chars']['max']:,}; {d['duplicate_records']} duplicate records"
                 )
+    if missing := _missing_ml():
+        # subtle: a core-only install (no ml extra) still runs the rest of the demo
+        print(f"4-5. curate: skipped, the curation steps need {', '.join(missing)}: install "
+              "the ml extra (pip install 'gristmill[ml]')")
+        with store.read() as con:
+            final = {d: resolve(con, f"{d}@1") for d in ("support", "preferences")}
+        split = None
+    else:
+        print("4. curate support with the default recipe (sft), checking leakage against golden")
+        final = {"support": _curate(store, "support", "sft", progress(args))}
+        with store.read() as con:
+            _report(score(con, final["support"], load_labels(files.labels)))
+        print("5. curate preferences with the preference recipe")
+        final["preferences"] = _curate(store, "preferences", "preference", progress(args),
+                                       samples=False)
+        split = "train"
+    with store.read() as con:
         exports = args.dir / "exports"
-        print("4. export")
+        print(f"6. export {'the curated training split' if split else 'the ingested versions'}")
         for dataset, fmt, name in (
-            ("support", "openai", "support.openai.jsonl"),
-            ("preferences", "preference", "preferences.jsonl"),
+            ("support", "openai", f"support.{split or 'all'}.jsonl"),
+            ("preferences", "preference", f"preferences.{split or 'all'}.jsonl"),
         ):
-            r = export(con, resolve(con, dataset), exports / name, fmt)
-            print(f"   {r.summary(dataset, fmt)}")
+            r = export(con, final[dataset], exports / name, fmt, split=split)
+            print(f"   {r.summary(final[dataset].ref, fmt)}{f' ({split} split)' if split else ''}")
         checked, problems = verify(con)
-        print(f"5. verify: {checked:,} examples re-hashed, {len(problems)} problem(s)")
-        (leaked,) = con.execute(
-            "SELECT count(*) FROM members g JOIN members s USING (example_key) "
-            "WHERE g.version_id = ? AND s.version_id = ?",
-            [resolve(con, "golden").version_id, resolve(con, "support").version_id]).fetchone()
-    print(f"   note: {leaked} golden examples are also in support word for word (planted leaks; "
-          "paraphrased ones need the curation leakage check)")
+        print(f"7. verify: {checked:,} examples re-hashed, {len(problems)} problem(s)")
     s = f" --store {store.path}" if args.store is None else ""
     hints = [
+        (f"gristmill removed support{s}", "every removal, with its step, reason and evidence"),
+        (f"gristmill audit support{s}", "the pre-training checks, and an HTML page"),
         (f"gristmill rejects{s}", "the malformed lines, each with FILE:LINE and why"),
         (f"gristmill show support{s} --json", "the full statistics"),
         (f"gristmill log support{s}", "the version history"),
@@ -96,3 +127,41 @@ def cmd_demo(args) -> int:
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _missing_ml() -> list[str]:
+    from importlib.util import find_spec
+
+    needed = ("presidio_analyzer", "datasketch", "sentence_transformers", "faiss", "transformers")
+    return [name for name in needed if find_spec(name) is None]
+
+
+def _curate(store, dataset: str, recipe: str, bars: bool, samples: bool = True):
+    from gristmill.curation.commands import recipe_path
+    from gristmill.curation.recipe import load_recipe
+    from gristmill.curation.runner import curate
+    from gristmill.store.versions import resolve
+
+    def show(outcome) -> None:
+        print(f"   {outcome.line()}", flush=True)
+        for sample in outcome.samples[:2] if samples else ():
+            print(f"      e.g. {sample['id'][:12]} {sample['reason']}: {sample['message'][:90]}")
+
+    steps = load_recipe(recipe_path(recipe), ["leakage.against=[golden]"])
+    with store.read() as con:
+        start = resolve(con, f"{dataset}@1")
+    outcomes = curate(store, start.ref, steps, progress=bars, on_step=show)
+    with store.read() as con:
+        return resolve(con, outcomes[-1].output)
+
+
+def _report(scored: dict) -> None:
+    """What was planted against what the steps caught, then each step's removals."""
+    print("   planted problem      planted  caught  by")
+    for problem, e in scored["planted"].items():
+        if problem == "pii":
+            continue
+        by = ", ".join(f"{step} {n}" for step, n in e["by"].most_common())
+        print(f"   {problem:<20} {e['planted']:>7}  {e['caught']:>6}  {by}")
+    for step, c in scored["steps"].items():
+        print(f"   {step}: removed {c['removed']}, of which {c.get('planted', 0)} planted")

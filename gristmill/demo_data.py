@@ -101,7 +101,7 @@ class _Chats:
         self.lines: list[bytes] = []
         self.labels: list[dict[str, Any]] = []
         self.pool: list[tuple[int, texts.ChatSpec, list[dict], str]] = []  # clean originals to copy
-        self.seen: set[tuple] = set()  # wordings used
+        self.seen: set[tuple] = set()  # wordings and facts used
         self.leaks = iter(rng.sample(range(len(golden)), len(golden)))
         self.n = {"golden_leak": 0, "malformed": 0, "overlong": 0}
 
@@ -112,10 +112,10 @@ class _Chats:
             self.labels.append(label | details)
 
     def _fresh(self, pii: bool = False) -> tuple[texts.ChatSpec, list[dict], list[dict], str]:
-        while True:  # subtle: new chats never repeat a wording, or they would be near duplicates
-            spec = texts.new_spec(self.rng)
-            if spec.wording not in self.seen:
-                self.seen.add(spec.wording)
+        while True:  # subtle: new chats repeat neither a wording nor the facts, or they would
+            spec = texts.new_spec(self.rng)  # be near duplicates or paraphrases no label names
+            if spec.wording not in self.seen and spec.facts not in self.seen:
+                self.seen |= {spec.wording, spec.facts}
                 messages, entities = texts.build(spec, self.rng if pii else None)
                 return spec, messages, entities, Example.chat(messages).id
 

@@ -5,6 +5,9 @@ each step, how many of its removals match a planted problem.
 A planted copy (near duplicate, paraphrase, golden leak) counts as caught when it is removed, or
 when its original is removed in its favour (the evidence's kept id is the copy): either way one of
 the two is gone, which is what dedup is for.
+
+Labels name examples by the id of their raw content; a step that rewrites an example (PII
+scrubbing) gives it a new id, so ids are followed through the version chain's transforms first.
 """
 
 from __future__ import annotations
@@ -26,9 +29,26 @@ def load_labels(path: Path, file: str = "support_chats.jsonl") -> list[dict[str,
     return [x for x in map(orjson.loads, path.read_bytes().splitlines()) if x["file"] == file]
 
 
+def _chain(con: duckdb.DuckDBPyConnection, final: Version) -> str:
+    return ", ".join(str(v.version_id) for v in lineage(con, final))
+
+
+def renamed(con: duckdb.DuckDBPyConnection, final: Version) -> dict[str, str]:
+    """Original id -> the id its rewritten content has on the way to `final`."""
+    rows = con.execute(
+        f"SELECT o.id, n.id FROM transforms t JOIN examples o ON o.key = t.old_key "
+        f"JOIN examples n ON n.key = t.new_key WHERE t.version_id IN ({_chain(con, final)}) "
+        f"ORDER BY t.version_id").fetchall()
+    new: dict[str, str] = {}
+    for old, now in rows:  # oldest first, so a chain of rewrites ends at its last id
+        for start in [k for k, v in new.items() if v == old] or [old]:
+            new[start] = now
+    return new
+
+
 def removals(con: duckdb.DuckDBPyConnection, final: Version) -> dict[str, tuple[str, str, dict]]:
     """Every example removed on the way to `final`: id -> (step, reason, evidence)."""
-    chain = ", ".join(str(v.version_id) for v in lineage(con, final))
+    chain = _chain(con, final)
     rows = con.execute(
         f"SELECT e.id, r.step, r.reason, r.evidence FROM removals r JOIN examples e "
         f"ON e.key = r.example_key WHERE r.version_id IN ({chain})").fetchall()
@@ -37,18 +57,19 @@ def removals(con: duckdb.DuckDBPyConnection, final: Version) -> dict[str, tuple[
 
 def score(con: duckdb.DuckDBPyConnection, final: Version, labels: list[dict]) -> dict[str, Any]:
     gone = removals(con, final)
+    now = renamed(con, final)
     kept_for = {ev.get("kept_id"): i for i, (_, _, ev) in gone.items() if ev.get("kept_id")}
     planted: dict[str, dict[str, Any]] = {}
     explained: set[str] = set()
     for label in labels:
-        problem, ex_id = label["problem"], label.get("id")
+        problem, ex_id = label["problem"], now.get(label.get("id"), label.get("id"))
         if label.get("variant") and problem == "golden_leak":
             problem = f"golden_leak/{label['variant']}"
         if ex_id is None:  # malformed and empty lines never reach the store: ingest rejects them
             continue
         entry = planted.setdefault(problem, {"planted": 0, "caught": 0, "by": Counter()})
         entry["planted"] += 1
-        partner = label.get("of_id") or label.get("golden_id")
+        partner = now.get(label.get("of_id"), label.get("of_id")) or label.get("golden_id")
         hit = gone.get(ex_id)
         if hit is None and label["problem"] in COPIES and partner and kept_for.get(ex_id) == partner:
             hit = gone[partner]  # the original went, the copy stayed

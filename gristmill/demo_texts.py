@@ -67,6 +67,11 @@ class ChatSpec:
         only in greetings, sign-offs and slot values, which makes them near duplicates."""
         return (self.intent, self.user[1:-1], self.assistant[1:], self.follows)
 
+    @property
+    def facts(self) -> tuple:
+        """What the chat is about: two chats with the same facts in other words are paraphrases."""
+        return (self.intent, frozenset(self.slots[k] for k in _fact_slots(self.intent)))
+
 
 def render(template: str, slots: dict[str, str]) -> list[Part]:
     """The template as parts, each slot value its own part; a missing slot is a KeyError."""
@@ -191,6 +196,14 @@ def _segments(intent: str) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str
     spec = t.INTENTS[intent]
     user = (t.GREETINGS, *spec["ask"], t.USER_CLOSINGS)
     return user, (spec.get("openers", t.OPENERS), *spec["answer"])
+
+
+@cache
+def _fact_slots(intent: str) -> frozenset[str]:
+    """The slots an intent's question and answer name, in any of their wordings."""
+    user, assistant = _segments(intent)
+    templates = [t for seg in (*user[1:-1], *assistant[1:]) for t in seg]
+    return frozenset(m[1] for t in templates for m in _SLOT.finditer(t))
 
 
 def _follow(intent: str, source: str, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:

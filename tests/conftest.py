@@ -60,3 +60,28 @@ def assert_accounted(con, parent_id: int, child_id: int) -> None:
     added = keys("SELECT new_key FROM transforms WHERE version_id = ?", child_id)
     assert before == (after - added) | removed, (parent_id, child_id)
     assert not removed & after
+
+
+DEMO_CHATS = 600  # the demo at a size CI can curate in a couple of minutes on 2 cores
+
+
+@pytest.fixture(scope="session")
+def curated_demo(tmp_path_factory):
+    """The demo's support chats curated once with the default SFT recipe, shared by the tests
+    that score steps against the planted labels: (store, demo files, outcomes, final version)."""
+    from gristmill.curation.commands import recipe_path
+    from gristmill.curation.recipe import load_recipe
+    from gristmill.curation.runner import curate
+    from gristmill.demo_data import generate
+    from gristmill.store.ingest import ingest
+    from gristmill.store.versions import resolve
+
+    root = tmp_path_factory.mktemp("demo")
+    files = generate(root / "data", seed=0, n_chats=DEMO_CHATS)
+    store = Store(root / "gristmill.duckdb")
+    ingest(store, [files.chats], "support", on_error="skip", progress=False)
+    ingest(store, [files.golden], "golden", progress=False)
+    outcomes = curate(store, "support", load_recipe(recipe_path("sft"), ["leakage.against=[golden]"]))
+    with store.read() as con:
+        final = resolve(con, outcomes[-1].output)
+    return store, files, outcomes, final

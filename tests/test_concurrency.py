@@ -91,7 +91,7 @@ def test_kill_9_at_random_moments_leaves_the_last_committed_version(tmp_path):
 @pytest.mark.parametrize("signal_name", ["SIGINT"])
 def test_an_interrupted_ingest_is_recorded_as_failed(tmp_path, signal_name):
     store = Store(tmp_path / "s.duckdb")
-    path = big_file(tmp_path, n=60_000)
+    path = big_file(tmp_path, n=150_000)
     proc = subprocess.Popen([sys.executable, "-m", "gristmill", "ingest", str(path), "-d", "x",
                              "--store", str(store.path)], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
-    first = run_gristmill("demo", "--dir", tmp_path / "demo")
+    first = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300")
     assert first.returncode == 0, first.stderr
     assert "Look next at:" in first.stdout
     assert first.stdout.strip().splitlines()[-1].startswith("demo done: store ")
@@ -33,8 +33,24 @@ def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
         assert positions[label["line"]] == positions[label["of_line"]] == label["id"]
     leaks = [x for x in chat_labels if x["problem"] == "golden_leak" and x["variant"] == "verbatim"]
     assert leaks and all(x["golden_id"] in stored_ids for x in leaks)
-    assert (tmp_path / "demo/exports/support.openai.jsonl").exists()
+    for step in ("pii", "exact_dedup", "minhash_dedup", "semantic_dedup", "leakage", "split"):
+        assert f"   {step}: support@" in first.stdout
+    assert "planted problem" in first.stdout
+    train = (tmp_path / "demo/exports/support.train.jsonl").read_bytes().splitlines()
+    with store.read() as con:
+        final = con.execute("SELECT max(version_id) FROM versions WHERE dataset = 'support'").fetchone()[0]
+        n_train = con.execute("SELECT count(*) FROM splits WHERE version_id = ? AND split = 'train'",
+                              [final]).fetchone()[0]
+    assert len(train) == n_train > 0
 
-    again = run_gristmill("demo", "--dir", tmp_path / "demo")
-    assert again.returncode == 0
-    assert again.stdout.count("nothing new, every example is already in") == 3
+    again = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already ingested") == 3
+    assert again.stdout.count("(reused)") == first.stdout.count(": support@") + first.stdout.count(
+        ": preferences@")
+
+
+def test_demo_refuses_a_size_too_small_to_plant_every_problem(tmp_path):
+    r = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "20")
+    assert r.returncode != 0
+    assert "--chats must be at least 100" in r.stderr

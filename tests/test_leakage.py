@@ -1,5 +1,6 @@
 """Eval-set leakage: the step removes training examples that match eval items (never eval items),
-the read-only command reports them; scored against the demo's planted golden-set leaks."""
+the read-only command reports them. The demo's planted golden-set leaks score it in
+test_recipe_e2e."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from gristmill.cli import common_options
 from gristmill.curation.leakage import LeakageStep, find_leaks
 from gristmill.curation.leakage_command import register
 from gristmill.curation.runner import curate
-from gristmill.demo_data import generate
 from gristmill.example import Example
 from gristmill.store.db import Store
 from gristmill.store.ingest import ingest
@@ -125,40 +125,6 @@ def test_the_command_help_says_what_it_checks(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for words in ("exact", "ngram", "minhash", "embedding", "read-only", "never from the eval set"):
         assert words in text
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    files = generate(root / "data", seed=0, n_chats=600)
-    store = Store(root / "gristmill.duckdb")
-    ingest(store, [files.chats], "support", on_error="skip", progress=False)
-    ingest(store, [files.golden], "golden", progress=False)
-    (outcome,) = curate(store, "support", [LeakageStep(LeakageStep.Config(against=("golden",)))])
-    labels = [orjson.loads(line) for line in files.labels.read_bytes().splitlines()]
-    return store, outcome, [x for x in labels if x["problem"] == "golden_leak"]
-
-
-def test_demo_leaks_are_found_verbatim_and_paraphrased(demo):
-    store, outcome, planted = demo
-    with store.read() as con:
-        found = dict(con.execute(
-            "SELECT e.id, json_extract_string(r.evidence, '$.eval_id') FROM removals r "
-            "JOIN examples e ON e.key = r.example_key WHERE r.reason = 'eval_leak'").fetchall())
-        golden = con.execute("SELECT count(*) FROM versions WHERE dataset = 'golden'").fetchone()[0]
-    right = {x["id"] for x in planted if found.get(x["id"]) == x["golden_id"]}
-    for variant, target in (("verbatim", 0.95), ("paraphrase", 0.9)):
-        ids = [x["id"] for x in planted if x["variant"] == variant]
-        assert ids and sum(i in right for i in ids) / len(ids) >= target, variant
-    assert len(right) / len(found) >= 0.9
-    assert golden == 1  # the eval set got no new version
-
-
-def test_the_command_agrees_with_the_step_and_reuses_its_vectors(demo):
-    store, outcome, _ = demo
-    found = find_leaks(store, "support@1", ["golden"])
-    assert found.stats["embedded"] == 0
-    assert len(found.leaks) == sum(outcome.stats["dropped"].values())
 
 
 def _scan(store: Store, train: list[dict], settings: dict):

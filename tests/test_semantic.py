@@ -1,27 +1,20 @@
 """Semantic dedup: embeddings cached by (example, model, field), faiss neighbours, a greedy keep
-pass; scored against the demo's planted paraphrases."""
+pass. The demo's planted paraphrases score it in test_recipe_e2e."""
 
 from __future__ import annotations
 
 import numpy as np
-import orjson
-import pytest
 
 from gristmill.curation.embed import DEFAULT_MODEL, encode
-from gristmill.curation.rows import Context, VersionRows
+from gristmill.curation.rows import Context
 from gristmill.curation.runner import curate
 from gristmill.curation.semantic import SemanticDedup, Specifics, nearest
 from gristmill.curation.step import ListRows
-from gristmill.demo_data import generate
 from gristmill.example import Example
 from gristmill.store.db import Store
 from gristmill.store.ingest import ingest
 
 from .conftest import chat, write_jsonl
-
-# Calibrated on the full demo (2,000 chats): recall 0.95, precision 0.94 on its paraphrases.
-SFT = {"threshold": 0.8, "specifics": 0.6}
-DEMO_CHATS = 600
 
 
 def step(**settings) -> SemanticDedup:
@@ -104,56 +97,3 @@ def test_stored_vectors_are_the_vectors_the_model_gives(tmp_path):
         (vector,) = con.execute("SELECT vector FROM embeddings").fetchone()
     expected = encode(["Where is my tent?\nOn its way."])[0]
     assert np.allclose(np.array(vector, np.float32), expected, atol=1e-5)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A demo store whose support set was deduplicated once with the calibrated settings."""
-    root = tmp_path_factory.mktemp("demo")
-    files = generate(root / "data", seed=0, n_chats=DEMO_CHATS)
-    store = Store(root / "gristmill.duckdb")
-    ingest(store, [files.chats], "support", on_error="skip", progress=False)
-    ingest(store, [files.golden], "golden", progress=False)
-    (outcome,) = curate(store, "support", [step(**SFT)])
-    labels = [orjson.loads(line) for line in files.labels.read_bytes().splitlines()]
-    return store, outcome, labels
-
-
-def test_demo_paraphrases_are_found_with_the_calibrated_settings(demo):
-    store, outcome, labels = demo
-    with store.read() as con:
-        drops = dict(con.execute(
-            "SELECT e.id, json_extract_string(r.evidence, '$.kept_id') FROM removals r "
-            "JOIN examples e ON e.key = r.example_key WHERE r.reason = 'semantic_duplicate'").fetchall())
-    same = _duplicate_groups(labels)
-    paraphrases = [x["id"] for x in labels if x["problem"] == "paraphrase"]
-    recall = sum(p in drops for p in paraphrases) / len(paraphrases)
-    precision = sum(same(a, b) for a, b in drops.items()) / len(drops)
-    assert len(paraphrases) >= 8
-    assert recall >= 0.9, recall
-    assert precision >= 0.9, precision
-
-
-def test_the_issue_default_alone_misses_templated_paraphrases_and_reads_the_cache(demo):
-    store, _, labels = demo
-    ctx = Context(store)
-    ctx.version = ctx.resolve("support@1")
-    decisions = step().run(VersionRows(store, ctx.version), ctx)
-    assert decisions.stats["embedded"] == 0  # every vector came from the first run's cache
-    paraphrases = [x["id"] for x in labels if x["problem"] == "paraphrase"]
-    assert sum(p in decisions.drops for p in paraphrases) / len(paraphrases) < 0.5
-
-
-def _duplicate_groups(labels: list[dict]):
-    """Whether two ids are copies of one another by the labels (exact, near or paraphrase)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for x in labels:
-        if x["problem"] in ("exact_duplicate", "near_duplicate", "paraphrase") and x.get("of_id"):
-            parent[find(x["id"])] = find(x["of_id"])
-    return lambda a, b: find(a) == find(b)
