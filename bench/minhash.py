@@ -41,7 +41,7 @@ from gristmill.curation.clusters import lsh_params
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".venv-peers" / "bin" / "python"
 SIZE, THRESHOLD = 3, 0.7  # our step's defaults
-BANDS, ROWS = lsh_params(THRESHOLD, 128, 0.8)  # and its banding with verification on
+WEIGHT = 0.9  # the step's recall weight with verification on, which sets bands and rows
 DATATROVE = """
 import sys
 from datatrove.executor import LocalPipelineExecutor
@@ -203,11 +203,12 @@ def stored(shards: list[Path], n: int) -> Path:
     return path
 
 
-def ours(store: Path, work: Path) -> tuple[float, int, set[str], dict]:
+def ours(store: Path, work: Path, weight: float) -> tuple[float, int, set[str], dict]:
     copy = work / "store.duckdb"
     shutil.copy(store, copy)
     seconds, rss, result = run_measured(
         [sys.executable, "-m", "gristmill", "curate", "docs", "--step", "minhash_dedup",
+         "--set", f"recall_weight={weight}",
          "--store", str(copy), "--json", "-q"])
     assert result.returncode == 0, result.stderr
     stats = orjson.loads(result.stdout)[0]
@@ -218,10 +219,10 @@ def ours(store: Path, work: Path) -> tuple[float, int, set[str], dict]:
     return seconds, rss, removed, stats
 
 
-def datatrove(shards: list[Path], work: Path) -> tuple[float, int, set[str]]:
+def datatrove(shards: list[Path], work: Path, bands: int, rows: int) -> tuple[float, int, set[str]]:
     seconds, rss, result = run_measured(
         [str(PEERS), "-c", DATATROVE, str(shards[0].parent), str(work / "dt"),
-         str(BANDS), str(ROWS), str(SIZE)])
+         str(bands), str(rows), str(SIZE)])
     assert result.returncode == 0, result.stderr[-3000:]
     removed = set()
     for part in (work / "dt" / "removed").glob("*"):
@@ -234,34 +235,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="documents (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each (default 1)")
+    parser.add_argument("--recall-weight", type=float, default=WEIGHT,
+                        help=f"sets the banding both tools use (default {WEIGHT}, the step's)")
+    parser.add_argument("--only-ours", action="store_true", help="skip datatrove")
     args = parser.parse_args()
-    if not PEERS.exists():
+    if not args.only_ours and not PEERS.exists():
         sys.exit("datatrove is not set up: run `bash bench/peers.sh` first")
+    bands, rows = lsh_params(THRESHOLD, 128, args.recall_weight)
     shards, labels = write_docs(HERE / "data" / "minhash", args.n)
     store = stored(shards, args.n)
     planted = sum(1 for _ in labels.open())
     print(f"input: {args.n:,} documents, {planted:,} planted near copies, "
           f"{sum(p.stat().st_size for p in shards) / 1e6:,.0f} MB JSONL; word {SIZE}-grams, "
-          f"{BANDS} bands x {ROWS} rows, threshold {THRESHOLD} (ours verifies it)")
-    runs = []
+          f"{bands} bands x {rows} rows, threshold {THRESHOLD} (ours verifies it)")
     for _ in range(args.repeat):
         work = Path(tempfile.mkdtemp(prefix="gristmill-minhash-", dir=HERE / "data"))
         try:
-            mine = ours(store, work)
-            print(f"gristmill done in {mine[0]:.1f} s", flush=True)
-            runs.append((datatrove(shards, work), mine))
+            our_s, our_rss, our_removed, stats = ours(store, work, args.recall_weight)
+            our_f1 = score(our_removed, labels)
+            print(f"gristmill : {our_s:7.1f} s  peak {gib(our_rss)}  removed {len(our_removed):,}  "
+                  f"P {our_f1[0]:.4f} R {our_f1[1]:.4f} F1 {our_f1[2]:.4f}  (step {stats['seconds']} "
+                  f"s of it; {stats['candidate_pairs']:,} candidate pairs, {stats['edges']:,} "
+                  f"verified)", flush=True)
+            if args.only_ours:
+                continue
+            dt_s, dt_rss, dt_removed = datatrove(shards, work, bands, rows)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    for (dt_s, dt_rss, dt_removed), (our_s, our_rss, our_removed, stats) in runs:
-        dt_f1, our_f1 = score(dt_removed, labels), score(our_removed, labels)
+        dt_f1 = score(dt_removed, labels)
         print(f"datatrove : {dt_s:7.1f} s  peak {gib(dt_rss)}  removed {len(dt_removed):,}  "
               f"P {dt_f1[0]:.4f} R {dt_f1[1]:.4f} F1 {dt_f1[2]:.4f}")
-        print(f"gristmill : {our_s:7.1f} s  peak {gib(our_rss)}  removed {len(our_removed):,}  "
-              f"P {our_f1[0]:.4f} R {our_f1[1]:.4f} F1 {our_f1[2]:.4f}  (step {stats['seconds']} s "
-              f"of it; {stats['candidate_pairs']:,} candidate pairs, {stats['edges']:,} verified)")
         print(f"ratio (gristmill / datatrove wall time): {our_s / dt_s:.2f}  (target <= 0.5); "
               f"F1 {our_f1[2]:.4f} vs {dt_f1[2]:.4f} (target >=); peak {gib(our_rss)} (< 8 GB)")
-
 
 if __name__ == "__main__":
     main()
