@@ -41,7 +41,7 @@ from gristmill.curation.clusters import lsh_params
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".venv-peers" / "bin" / "python"
 SIZE, THRESHOLD = 3, 0.7  # our step's defaults
-WEIGHT = 0.9  # the step's recall weight with verification on, which sets bands and rows
+WEIGHT = 0.99  # the step's recall weight with verification on, which sets bands and rows
 DATATROVE = """
 import sys
 from datatrove.executor import LocalPipelineExecutor

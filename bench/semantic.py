@@ -135,14 +135,12 @@ def prefilled(args: argparse.Namespace) -> None:
         copies = rng.choice(len(keys), len(keys) // 20, replace=False)
         vectors[copies] = vectors[rng.choice(len(keys), len(copies))] + 0.1 * vectors[copies]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        with store.write() as con:
+        with store.write() as con:  # nothing else writes this scratch store
             for start in range(0, len(keys), 100_000):
                 part = vector_table(list(zip(keys[start:start + 100_000].tolist(),
                                              vectors[start:start + 100_000], strict=True)),
                                     DEFAULT_MODEL, args.scope)
-                con.register("part", part)
-                con.execute("INSERT INTO embeddings BY NAME SELECT * FROM part")
-                con.unregister("part")
+                con.cursor().from_arrow(part).insert_into("embeddings")
         del vectors
         seconds, peak, result = run_measured(
             [sys.executable, "-m", "gristmill", "curate", "bench", "--step", "semantic_dedup",

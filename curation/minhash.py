@@ -50,7 +50,7 @@ class MinHashDedup(Step):
         rows: int | None = Field(None, ge=1)
         verify: bool = True  # candidate pairs must reach the threshold by true Jaccard
         # how much a missed pair weighs against a false candidate when choosing bands and rows;
-        # by default 0.9 with verify (which removes false candidates), else 0.5
+        # by default 0.99 with verify (which removes the false candidates it lets in), else 0.5
         recall_weight: float | None = Field(None, ge=0.0, le=1.0)
         normalize: tuple[Normalization, ...] = ("nfkc", "case", "punctuation", "whitespace")
         scope: Scope = "conversation"
@@ -103,7 +103,7 @@ class MinHashDedup(Step):
         sigs, todo = self._signatures(ctx, keys_array, texts)
         bands, band_rows = (c.bands, c.rows) if c.bands else lsh_params(
             c.threshold, c.num_perm,
-            c.recall_weight if c.recall_weight is not None else 0.9 if c.verify else 0.5)
+            c.recall_weight if c.recall_weight is not None else 0.99 if c.verify else 0.5)
         pairs = candidate_pairs(sigs, bands, band_rows)
         edges, similarity = self._verify(pairs, sigs, texts)
         decisions, clustered, scores = Decisions(), [], []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -125,6 +126,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def demo_overrides() -> list[str]:
+    """What the demo sets on the shipped recipes: its eval set, and its shop's own names on
+    the PII allow-list."""
+    from gristmill.demo_texts import shop_terms
+
+    return ["leakage.against=[golden]", f"pii.allow={json.dumps(shop_terms())}"]
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
@@ -147,7 +156,7 @@ def _curate(store, dataset: str, recipe: str, bars: bool, samples: bool = True):
         for sample in outcome.samples[:2] if samples else ():
             print(f"      e.g. {sample['id'][:12]} {sample['reason']}: {sample['message'][:90]}")
 
-    steps = load_recipe(recipe_path(recipe), ["leakage.against=[golden]"])
+    steps = load_recipe(recipe_path(recipe), demo_overrides())
     with store.read() as con:
         start = resolve(con, f"{dataset}@1")
     outcomes = curate(store, start.ref, steps, progress=bars, on_step=show)

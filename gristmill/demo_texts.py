@@ -105,6 +105,16 @@ def join(pieces: list[list[Part]]) -> tuple[str, list[tuple[str, int, int]]]:
     return "".join(out), spans
 
 
+def shop_terms() -> list[str]:
+    """The demo shop's own names, which a deployment puts on the PII step's allow-list: its
+    name, app, loyalty points, where it ships, carriers and every product (a product line such as "Kestrel"
+    reads like a person's name)."""
+    t = _texts()
+    products = [f"{line} {item[0]}" for line, _ in t.LINES for item in t.ITEMS]
+    return ["Ridgeline Outfitters", "Ridgeline Trails", "Trail Points", "Bluetooth", "US", "Canada",
+            *t.CARRIERS, *products]
+
+
 def draw_slots(rng: random.Random, cats: tuple[str, ...] | None) -> dict[str, str]:
     """Consistent values for every non-PII slot, for a product of one of `cats` (any if None)."""
     t = _texts()

@@ -72,6 +72,7 @@ def curated_demo(tmp_path_factory):
     from gristmill.curation.commands import recipe_path
     from gristmill.curation.recipe import load_recipe
     from gristmill.curation.runner import curate
+    from gristmill.demo_command import demo_overrides
     from gristmill.demo_data import generate
     from gristmill.store.ingest import ingest
     from gristmill.store.versions import resolve
@@ -81,7 +82,7 @@ def curated_demo(tmp_path_factory):
     store = Store(root / "gristmill.duckdb")
     ingest(store, [files.chats], "support", on_error="skip", progress=False)
     ingest(store, [files.golden], "golden", progress=False)
-    outcomes = curate(store, "support", load_recipe(recipe_path("sft"), ["leakage.against=[golden]"]))
+    outcomes = curate(store, "support", load_recipe(recipe_path("sft"), demo_overrides()))
     with store.read() as con:
         final = resolve(con, outcomes[-1].output)
     return store, files, outcomes, final
