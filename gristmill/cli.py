@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from gristmill import interrupts
     from gristmill.errors import GristmillError
 
+    interrupts.install()
     try:
         return args.handler(args) or 0
     except GristmillError as e:

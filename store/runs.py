@@ -22,6 +22,7 @@ import orjson
 
 import gristmill
 from gristmill.errors import GristmillError
+from gristmill.interrupts import check
 from gristmill.store.db import Store, transaction
 from gristmill.store.lock import WriterLock
 
@@ -64,8 +65,10 @@ class Run:
     @contextmanager
     def commit(self, final: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction for the data and the run's record; `final` marks the run finished."""
+        check()
         with self.store.write() as con, transaction(con):
             yield con
+            check()  # subtle: an interrupt a library swallowed still rolls this back
             con.execute(
                 "UPDATE runs SET stats = ?, status = ?, ended_at = "
                 "CASE WHEN ? THEN current_localtimestamp() END WHERE run_id = ?",
