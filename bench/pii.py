@@ -32,12 +32,12 @@ import orjson
 
 from gristmill.curation.pii import PiiScrub
 from gristmill.curation.pii_engine import (
-    AUTO_MODELS,
     Settings,
     build_analyzer,
     resolve_overlaps,
     scrub_stream,
 )
+from gristmill.curation.pii_models import AUTO_MODELS
 from gristmill.demo_data import generate
 from gristmill.demo_texts import shop_terms
 from gristmill.errors import InvalidRecord

@@ -16,14 +16,12 @@ from pydantic import Field, field_validator
 
 from gristmill.curation.pii_engine import (
     DEFAULT_ENTITIES,
-    DEFAULT_MODEL,
     KNOWN_ENTITIES,
     Settings,
     Span,
-    pick_model,
-    resolve_model,
     scrub_stream,
 )
+from gristmill.curation.pii_models import DEFAULT_MODEL, pick_model, resolve_model
 from gristmill.curation.step import Decisions, Rewrite, Row, Rows, Step, StepConfig
 from gristmill.example import Example
 

@@ -10,7 +10,8 @@ import pytest
 
 from gristmill.curation import pii_engine
 from gristmill.curation.pii import PiiScrub
-from gristmill.curation.pii_engine import DEFAULT_MODEL, KNOWN_ENTITIES, resolve_model, resolve_overlaps
+from gristmill.curation.pii_engine import KNOWN_ENTITIES, resolve_overlaps
+from gristmill.curation.pii_models import DEFAULT_MODEL, resolve_model
 from gristmill.curation.recipe import make_step
 from gristmill.curation.rows import Context
 from gristmill.curation.runner import curate
