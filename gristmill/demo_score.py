@@ -39,11 +39,10 @@ def renamed(con: duckdb.DuckDBPyConnection, final: Version) -> dict[str, str]:
         f"SELECT o.id, n.id FROM transforms t JOIN examples o ON o.key = t.old_key "
         f"JOIN examples n ON n.key = t.new_key WHERE t.version_id IN ({_chain(con, final)}) "
         f"ORDER BY t.version_id").fetchall()
-    new: dict[str, str] = {}
+    origin: dict[str, str] = {}  # current id -> original id
     for old, now in rows:  # oldest first, so a chain of rewrites ends at its last id
-        for start in [k for k, v in new.items() if v == old] or [old]:
-            new[start] = now
-    return new
+        origin[now] = origin.pop(old, old)
+    return {start: now for now, start in origin.items()}
 
 
 def removals(con: duckdb.DuckDBPyConnection, final: Version) -> dict[str, tuple[str, str, dict]]:

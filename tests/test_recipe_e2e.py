@@ -89,11 +89,7 @@ def test_planted_pii_values_are_gone_from_the_curated_version(curated):
         members = {r[0]: orjson.loads(r[1]) for r in con.execute(
             "SELECT e.id, e.payload FROM members m JOIN examples e ON e.key = m.example_key "
             "WHERE m.version_id = ?", [final.version_id]).fetchall()}
-        pii_version = next(v for v in lineage(con, final) if v.step == "pii")
-        rewritten = dict(con.execute(
-            "SELECT o.id, n.id FROM transforms t JOIN examples o ON o.key = t.old_key "
-            "JOIN examples n ON n.key = t.new_key WHERE t.version_id = ?",
-            [pii_version.version_id]).fetchall())
+        rewritten = renamed(con, final)  # only the PII step rewrites in this recipe
         originals = {r[0]: orjson.loads(r[1]) for r in con.execute(
             "SELECT id, payload FROM examples WHERE id IN (SELECT unnest(?))",
             [[x["id"] for x in labels]]).fetchall()}
