@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.curation import commands as curation_commands
     from gristmill.curation import leakage_command
     from gristmill.store import commands as store_commands
+    from gristmill.synth import commands as synth_commands
 
     common = common_options()
     parser = argparse.ArgumentParser(
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.register(sub, common)
     curation_commands.register(sub, common)
     leakage_command.register(sub, common)
+    synth_commands.register(sub, common)
     demo_command.register(sub, common)
     return parser
 

@@ -117,6 +117,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "LLM calls: every request, its response and its retries; the cache by request hash",
+        """
+        CREATE TABLE llm_calls (
+            call_id BIGINT NOT NULL,
+            request_hash VARCHAR NOT NULL,  -- sha256 of the model and the request body: the cache key
+            run_id BIGINT NOT NULL,
+            endpoint VARCHAR NOT NULL,      -- the endpoint config's name
+            base_url VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            request VARCHAR NOT NULL,       -- JSON: messages, parameters, response_format (never a key)
+            response VARCHAR,               -- JSON: the endpoint's answer as it came
+            content VARCHAR,                -- the answer's text
+            parsed VARCHAR,                 -- JSON: structured output, when asked for and parsed
+            status VARCHAR NOT NULL,        -- ok | unparsed | failed
+            error VARCHAR,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            latency_ms DOUBLE,              -- the successful attempt's
+            attempts INTEGER NOT NULL,
+            retries VARCHAR,                -- JSON: one {error, wait} per failed attempt
+            created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

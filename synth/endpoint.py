@@ -1,0 +1,74 @@
+"""Where LLM calls go: an endpoint config names a base URL, a model, the *name* of the environment
+variable holding the API key (never the key) and default parameters.
+
+With no endpoint configured, a run starts the embedded llama.cpp server (see `server`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gristmill.errors import GristmillError, UsageError
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Endpoint(BaseModel):
+    """Any OpenAI-compatible server: OpenAI, vLLM, llama.cpp, Ollama, ..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "default"
+    base_url: str  # e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1
+    model: str
+    api_key_env: str | None = None  # the NAME of the variable, e.g. OPENAI_API_KEY
+    params: dict[str, Any] = Field(default_factory=dict)  # defaults: temperature, max_tokens, ...
+    concurrency: int = Field(4, ge=1, le=1024)  # requests in flight
+    timeout: float = Field(120.0, gt=0)  # seconds per attempt
+    max_attempts: int = Field(6, ge=1)  # per call, retries included
+    json_schema: bool = True  # the server honours response_format json_schema
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            # subtle: never echo the value: a pasted key is the likeliest mistake
+            raise ValueError("api_key_env is the name of an environment variable (such as "
+                             "OPENAI_API_KEY), not a key itself")
+        return value
+
+    def api_key(self) -> str:
+        """The key from the environment; servers that need none get a placeholder."""
+        if self.api_key_env is None:
+            return "none"
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise GristmillError(f"endpoint {self.name!r}: the environment variable "
+                                 f"{self.api_key_env} is not set")
+        return key
+
+
+def load_endpoint(path: Path, overrides: dict[str, Any] | None = None) -> Endpoint:
+    """An endpoint from a YAML file; unknown keys are errors naming the key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read the endpoint file {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: an endpoint file is a mapping of settings")
+    data.setdefault("name", path.stem)
+    try:
+        return Endpoint(**(data | (overrides or {})))
+    except ValidationError as e:
+        raise UsageError(f"{path}: {_problems(e)}") from None
+
+
+def _problems(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}"
+                     for err in e.errors())
