@@ -44,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
-    parser.set_defaults(store=None, json=False, quiet=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     store_commands.register(sub, common)
     curation_commands.register(sub, common)
@@ -57,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # subtle: not set_defaults, which would change the options' shared actions so that the
+    # command's own parser reset a value given before the command's name
+    for name, default in (("store", None), ("json", False), ("quiet", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     from gristmill import interrupts
     from gristmill.errors import GristmillError
 

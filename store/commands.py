@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gristmill.store import views
 
-FORMATS = ("auto", "openai", "sharegpt", "alpaca", "preference", "text", "prompt-completion",
+FORMATS = ("auto", "openai", "sharegpt", "alpaca", "self-instruct", "preference", "text", "prompt-completion",
            "gristmill")
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "preference", "text", "gristmill", "parquet",
                   "hf")

@@ -22,6 +22,7 @@ SIGNATURES: list[tuple[str, tuple[str, ...]]] = [
     ("openai", ("messages",)),
     ("sharegpt", ("conversations",)),
     ("preference", ("prompt", "chosen", "rejected")),
+    ("self-instruct", ("instruction", "instances")),
     ("alpaca", ("instruction", "output")),
     ("prompt-completion", ("prompt", "completion")),
     ("text", ("text",)),
@@ -111,6 +112,28 @@ def _alpaca(r: dict) -> Parsed:
         r, ("instruction", "input", "output", "system"))
 
 
+def _self_instruct(r: dict) -> Parsed:
+    """A Self-Instruct seed task: its first instance is the example; the instruction alone, the
+    label flag and any further instances stay as metadata (generators read them)."""
+    instances = _as_list(r["instances"], "instances")
+    if not isinstance(r["instruction"], str):
+        raise InvalidRecord("instruction must be a string")
+    if not isinstance(instances, list) or not instances or not all(
+            isinstance(i, dict) and isinstance(i.get("output"), str) for i in instances):
+        raise InvalidRecord("instances must be a non-empty list of {input, output} objects")
+    first = instances[0]
+    extra = first.get("input") or ""
+    if not isinstance(extra, str):
+        raise InvalidRecord("instances[1].input must be a string")
+    user = f"{r['instruction']}\n\n{extra}" if extra else r["instruction"]
+    payload = {"kind": "chat", "messages": [{"role": "user", "content": user},
+                                            {"role": "assistant", "content": first["output"]}]}
+    meta = (_leftover(r, ("instruction", "instances")) or {}) | {"instruction": r["instruction"]}
+    if len(instances) > 1:
+        meta["more_instances"] = instances[1:]
+    return payload, meta
+
+
 def _preference(r: dict) -> Parsed:
     payload = {
         "kind": "preference",
@@ -149,7 +172,8 @@ def _gristmill(r: dict) -> Parsed:
 
 _PARSERS: dict[str, Callable[[dict], Parsed]] = {
     "gristmill": _gristmill, "openai": _openai, "sharegpt": _sharegpt, "alpaca": _alpaca,
-    "preference": _preference, "prompt-completion": _prompt_completion, "text": _text,
+    "preference": _preference, "self-instruct": _self_instruct,
+    "prompt-completion": _prompt_completion, "text": _text,
 }
 
 

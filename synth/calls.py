@@ -241,6 +241,11 @@ class Calls:
 
     # -- recording ------------------------------------------------------------------------------
 
+    @property
+    def pending(self) -> int:
+        """Calls made and not yet written."""
+        return len(self._pending)
+
     def flush(self, con) -> int:
         """Write the calls made since the last flush, inside the caller's transaction."""
         if not self._pending:

@@ -22,7 +22,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Endpoint(BaseModel):
     """Any OpenAI-compatible server: OpenAI, vLLM, llama.cpp, Ollama, ..."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = "default"
     base_url: str  # e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1

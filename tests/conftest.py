@@ -86,3 +86,21 @@ def curated_demo(tmp_path_factory):
     with store.read() as con:
         final = resolve(con, outcomes[-1].output)
     return store, files, outcomes, final
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    """The embedded llama.cpp server with SmolLM2, shared by the tests that call an LLM."""
+    from gristmill.synth.server import LocalServer
+
+    server = LocalServer(slots=4, context=8192)
+    yield server
+    server.stop()
+
+
+def endpoint_file(path: Path, base_url: str, model: str, **settings) -> Path:
+    """An endpoint YAML file for `--endpoint`."""
+    import yaml
+
+    path.write_text(yaml.safe_dump({"base_url": base_url, "model": model, **settings}))
+    return path

@@ -70,6 +70,8 @@ def test_store_comes_from_the_flag_then_the_environment(tmp_path):
     assert [d["latest"] for d in orjson.loads(listing.stdout)] == ["x@1"]
     assert listing.stderr.strip() == "1 dataset(s)"
     assert run_gristmill("--store", tmp_path / "other.duckdb", "ls").returncode == 1
+    before = run_gristmill("--store", env_store, "ls", "--json", env={**os.environ, "GRISTMILL_STORE": ""})
+    assert [d["latest"] for d in orjson.loads(before.stdout)] == ["x@1"]  # before the command too
 
 
 def test_listing_commands_speak_json_and_end_with_one_summary_line(cli, tmp_path):
