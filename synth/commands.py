@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     synth = sub.add_parser("synth", help="generate data with an LLM: self-instruct, evol, respond, pairs",
                            description="Generate synthetic examples into a new version.",
                            epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    kinds = synth.add_subparsers(dest="generator", metavar="GENERATOR", required=True)
+    kinds = synth.add_subparsers(dest="generator", metavar="GENERATOR", required=True,
+                                 help="what to generate (each: gristmill synth GENERATOR --help)")
     for name, summary in GENERATORS.items():
         p = kinds.add_parser(name, parents=[common], help=summary, description=summary + ".",
                              epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,9 +17,14 @@ class Spec:
 
 
 def _specs() -> dict[str, Spec]:
+    from gristmill.synth.evol import EvolConfig, evol
+    from gristmill.synth.pairs import PairsConfig, pairs
     from gristmill.synth.respond import RespondConfig, respond
+    from gristmill.synth.self_instruct import SelfInstructConfig, self_instruct
 
-    return {"respond": Spec(RespondConfig, respond)}
+    return {"self-instruct": Spec(SelfInstructConfig, self_instruct),
+            "evol": Spec(EvolConfig, evol), "respond": Spec(RespondConfig, respond),
+            "pairs": Spec(PairsConfig, pairs)}
 
 
 SPECS = _specs()

@@ -58,7 +58,7 @@ def respond(s: Session, ref: str, c: RespondConfig) -> Outcome:
                 counts["answered"] += 1
                 produced.append(Produced(
                     _chat(prompt, reply.content.strip(), bool(system)),
-                    s.provenance("respond", [reply.call_id], source_example=source_id)))
+                    s.provenance("respond", [reply.call_id], generator="respond", source_example=source_id)))
         s.checkpoint()
         if stopped:
             break

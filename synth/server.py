@@ -58,7 +58,8 @@ class LocalServer:
         self._server = xlc.Server(p)
         self.url = self._server.listening_address
         self.endpoint = Endpoint(name=LOCAL_NAME, base_url=self.url + "/v1",
-                                 model=model_name(self.gguf), concurrency=slots)
+                                 model=model_name(self.gguf), concurrency=slots,
+                                 timeout=600.0)  # a small CPU server is slow, not gone
 
     def stop(self) -> None:
         self._server = None  # the server shuts down when the object goes

@@ -9,6 +9,7 @@ they arrive, so the re-run asks exactly the same requests.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -43,7 +44,8 @@ class Options:
     budget: Budget = field(default_factory=Budget)
     against: tuple[str, ...] = ()  # eval versions the output must not leak
     templates: Templates = field(default_factory=Templates)
-    checkpoint_seconds: float = 5.0
+    checkpoint_seconds: float = field(default_factory=lambda: float(
+        os.environ.get("GRISTMILL_CHECKPOINT_SECONDS", "2")))
     progress: bool = False
     seed: int = 0
 
@@ -58,7 +60,10 @@ class Session:
         return self.calls.endpoint
 
     def checkpoint(self, force: bool = False) -> None:
-        """Commit the calls made so far, at most every `checkpoint_seconds`."""
+        """Commit the calls made since the last checkpoint, at most every `checkpoint_seconds`
+        ($GRISTMILL_CHECKPOINT_SECONDS) unless forced."""
+        if not self.calls.pending and (self.judge is self.calls or not self.judge.pending):
+            return
         if not force and time.monotonic() - self._last < self.options.checkpoint_seconds:
             return
         self.run.stats = self.call_stats()
@@ -75,10 +80,12 @@ class Session:
         stats = {"calls": self.calls.stats.as_dict()}
         return stats | ({"judge_calls": self.judge.stats.as_dict()} if self.judge is not self.calls else {})
 
-    def provenance(self, template: str, call_ids: list[int | None], **more: Any) -> dict[str, Any]:
-        t = self.options.templates.get(template)
+    def provenance(self, templates: str | list[str], call_ids: list[int | None],
+                   **more: Any) -> dict[str, Any]:
+        """What a produced example records about where it came from."""
+        names = [templates] if isinstance(templates, str) else templates
         return {"synthetic": True, "endpoint": self.endpoint.name, "model": self.endpoint.model,
-                "template": t.name, "template_digest": t.digest,
+                "templates": {n: self.options.templates.get(n).digest for n in names},
                 "calls": [c for c in call_ids if c is not None], **more}
 
 
@@ -152,10 +159,11 @@ def commit_output(s: Session, *, dataset: str, step: str, config: dict[str, Any]
         keys = _store_examples(con, s.run.id, dataset, step, produced)
         if keep is not None and not leaks and _all_members(con, keep, [keys[p.example.id] for p in kept]):
             return Outcome(keep, len(kept), 0, stats | {"unchanged": True})
-        members = " UNION ALL ".join(
-            [f"SELECT example_key FROM members WHERE version_id = {keep.version_id}"] * (keep is not None)
-            + [f"SELECT * FROM (VALUES {', '.join(f'({keys[p.example.id]})' for p in kept)}) "
-               "v(example_key)"] * bool(kept))
+        parts = [f"SELECT example_key FROM members WHERE version_id = {keep.version_id}"] if keep else []
+        if kept:
+            values = ", ".join(f"({keys[p.example.id]})" for p in kept)
+            parts.append(f"SELECT * FROM (VALUES {values}) v(example_key)")
+        members = " UNION ALL ".join(parts)
         before = keep.n_examples if keep else 0
         version = create_version(con, dataset=dataset, parent=parent or keep, step=step, config=config,
                                  run_id=s.run.id, members=members, stats=stats, n_added=0,
