@@ -100,6 +100,7 @@ class Calls:
         self._pending: list[tuple] = []
         self._answered: dict[str, Reply] = {}  # this run's answers, flushed or not
         self._rng = random.Random(seed)
+        self.bar: Any = None  # a progress bar the run shows on a TTY, advanced once per answer
         self._ids = ids if ids is not None else call_ids(store)
 
     # -- asking ---------------------------------------------------------------------------------
@@ -126,6 +127,8 @@ class Calls:
                 reply = replace(_reparse(reply, r.schema), cached=True)
                 self.stats.cached += 1
             replies.append(reply)
+        if self.bar is not None:
+            self.bar.update(len(requests) - len(todo))  # the sent ones advanced it as they came
         return replies
 
     def body(self, request: Request) -> dict[str, Any]:
@@ -201,6 +204,8 @@ class Calls:
                     await asyncio.sleep(wait)
                     continue
                 latency = (time.perf_counter() - started) * 1000
+                if self.bar is not None:
+                    self.bar.update(1)
                 return self._record(h, body, response, None, None, latency, attempt, retries, request)
         raise AssertionError("unreachable")
 

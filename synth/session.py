@@ -109,7 +109,17 @@ def session(store: Store, command: str, config: dict[str, Any], options: Options
             judge = calls if options.judge is None else Calls(
                 store, run.id, options.judge, cache=options.cache, budget=options.budget,
                 seed=options.seed, ids=ids)
-            yield Session(store, run, calls, judge, options)
+            with _bar(options.progress, command) as bar:
+                calls.bar = judge.bar = bar
+                yield Session(store, run, calls, judge, options)
+
+
+def _bar(show: bool, command: str):
+    if not show:
+        return nullcontext()
+    from tqdm import tqdm
+
+    return tqdm(desc=command.removeprefix("gristmill "), unit=" calls", leave=False, mininterval=0.5)
 
 
 def _endpoint_record(endpoint: Endpoint | None) -> dict[str, Any]:
@@ -131,6 +141,8 @@ class Outcome:
                  f"{calls.get('retries', 0)} retries, {calls.get('failed', 0)} failed")
         stopped = f"; stopped early: {self.stats['stopped']}" if self.stats.get("stopped") else ""
         leaked = f"; {self.leaked} dropped as eval leaks" if self.leaked else ""
+        if not self.stats.get("against"):
+            leaked = "; not checked against eval sets (--against REF)"
         where = f"-> {self.version.ref}" if self.version else "-> nothing to commit"
         if self.stats.get("unchanged"):
             where = f"already in {self.version.ref}: no new version"

@@ -56,8 +56,24 @@ def test_unknown_keys_name_what_was_found_and_what_is_known():
     assert str(e.value) == (
         "cannot tell the format from the keys (answer, question); known formats: gristmill "
         "(id, kind, payload); openai (messages); sharegpt (conversations); preference (prompt, "
-        "chosen, rejected); alpaca (instruction, output); prompt-completion (prompt, completion);"
-        " text (text); pass --format to say which")
+        "chosen, rejected); self-instruct (instruction, instances); alpaca (instruction, output); "
+        "prompt-completion (prompt, completion); text (text); pass --format to say which")
+
+
+def test_a_self_instruct_task_is_its_first_instance_with_the_instruction_as_metadata():
+    from gristmill.store.formats import parse
+
+    task = {"id": "seed_task_9", "name": "sentiment", "is_classification": True,
+            "instruction": "Label the sentiment.",
+            "instances": [{"input": "I love it", "output": "positive"},
+                          {"input": "meh", "output": "neutral"}]}
+    payload, meta = parse(task, "auto")
+    assert payload["messages"] == [{"role": "user", "content": "Label the sentiment.\n\nI love it"},
+                                   {"role": "assistant", "content": "positive"}]
+    assert meta["instruction"] == "Label the sentiment." and meta["is_classification"] is True
+    assert meta["more_instances"] == [{"input": "meh", "output": "neutral"}]
+    with pytest.raises(InvalidRecord, match="instances must be a non-empty list"):
+        parse(task | {"instances": []}, "auto")
 
 
 @pytest.mark.parametrize("record, fmt, message", [
