@@ -238,18 +238,27 @@ def commit_child(
 def _transform_table(transforms: list[tuple[str, Example, dict[str, Any]]]) -> pa.Table:
     import pyarrow as pa
 
-    rows = [(old, ex, stats(ex.payload), ev) for old, ex, ev in transforms]
-    return pa.table({
-        "ordinal": pa.array(range(1, len(rows) + 1), pa.int64()),
-        "old_id": pa.array([r[0] for r in rows], pa.string()),
-        "id": pa.array([r[1].id for r in rows], pa.string()),
-        "kind": pa.array([r[1].kind for r in rows], pa.string()),
-        "payload": pa.array([r[1].canonical.decode() for r in rows], pa.string()),
-        "n_chars": pa.array([r[2][0] for r in rows], pa.int32()),
-        "n_turns": pa.array([r[2][1] for r in rows], pa.int32()),
-        "has_system": pa.array([r[2][2] for r in rows], pa.bool_()),
-        "evidence": pa.array([orjson.dumps(r[3]).decode() for r in rows], pa.string()),
+    columns = example_columns([ex for _, ex, _ in transforms])
+    return pa.table(columns | {
+        "old_id": pa.array([old for old, _, _ in transforms], pa.string()),
+        "evidence": pa.array([orjson.dumps(ev).decode() for _, _, ev in transforms], pa.string()),
     })
+
+
+def example_columns(examples: list[Example]) -> dict[str, Any]:
+    """The columns `insert_new_examples` reads, as Arrow arrays, ordinals from 1."""
+    import pyarrow as pa
+
+    counts = [stats(ex.payload) for ex in examples]
+    return {
+        "ordinal": pa.array(range(1, len(examples) + 1), pa.int64()),
+        "id": pa.array([ex.id for ex in examples], pa.string()),
+        "kind": pa.array([ex.kind for ex in examples], pa.string()),
+        "payload": pa.array([ex.canonical.decode() for ex in examples], pa.string()),
+        "n_chars": pa.array([c[0] for c in counts], pa.int32()),
+        "n_turns": pa.array([c[1] for c in counts], pa.int32()),
+        "has_system": pa.array([c[2] for c in counts], pa.bool_()),
+    }
 
 
 def _check_in_parent(con: duckdb.DuckDBPyConnection, parent: Version, n_rm: int, n_tf: int) -> None:

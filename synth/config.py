@@ -19,17 +19,21 @@ class GeneratorConfig(BaseModel):
     batch: int = Field(16, ge=1)  # requests per round; the calls are committed after each
 
 
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file of settings, or an error naming the file and what is wrong with it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read {what} from {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: {what} is a mapping of settings")
+    return data
+
+
 def load_config(cls: type[GeneratorConfig], path: Path | None, overrides: list[str],
                 **given: Any) -> GeneratorConfig:
     """A generator's config from an optional YAML file, `--set KEY=VALUE` pairs and flags."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise UsageError(f"cannot read {path}: {e}") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: a generator config is a mapping of settings")
+    data = read_mapping(path, "a generator config") if path is not None else {}
     for pair in overrides:
         key, sep, value = pair.partition("=")
         if not sep:

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gristmill.errors import GristmillError, UsageError
@@ -56,12 +55,9 @@ class Endpoint(BaseModel):
 
 def load_endpoint(path: Path, overrides: dict[str, Any] | None = None) -> Endpoint:
     """An endpoint from a YAML file; unknown keys are errors naming the key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UsageError(f"cannot read the endpoint file {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: an endpoint file is a mapping of settings")
+    from gristmill.synth.config import read_mapping
+
+    data = read_mapping(path, "an endpoint")
     data.setdefault("name", path.stem)
     try:
         return Endpoint(**(data | (overrides or {})))

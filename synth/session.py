@@ -21,7 +21,13 @@ import orjson
 from gristmill.example import Example
 from gristmill.store.db import Store
 from gristmill.store.runs import Run, writing
-from gristmill.store.versions import Version, create_version, insert_new_examples, resolve
+from gristmill.store.versions import (
+    Version,
+    create_version,
+    example_columns,
+    insert_new_examples,
+    resolve,
+)
 from gristmill.synth.calls import Budget, Calls, call_ids
 from gristmill.synth.endpoint import Endpoint
 from gristmill.synth.templates import Templates
@@ -224,19 +230,9 @@ def _store_examples(con, run_id: int, dataset: str, step: str, produced: list[Pr
     returns each id's key."""
     import pyarrow as pa
 
-    from gristmill.example import stats as payload_stats
-
-    rows = [(i, p.example, payload_stats(p.example.payload)) for i, p in enumerate(produced, 1)]
-    con.register("_produced", pa.table({
-        "ordinal": pa.array([r[0] for r in rows], pa.int64()),
-        "id": pa.array([r[1].id for r in rows], pa.string()),
-        "kind": pa.array([r[1].kind for r in rows], pa.string()),
-        "payload": pa.array([r[1].canonical.decode() for r in rows], pa.string()),
-        "n_chars": pa.array([r[2][0] for r in rows], pa.int32()),
-        "n_turns": pa.array([r[2][1] for r in rows], pa.int32()),
-        "has_system": pa.array([r[2][2] for r in rows], pa.bool_()),
-        "meta": pa.array([orjson.dumps(p.provenance).decode() for p in produced], pa.string()),
-    }))
+    columns = example_columns([p.example for p in produced])
+    con.register("_produced", pa.table(columns | {
+        "meta": pa.array([orjson.dumps(p.provenance).decode() for p in produced], pa.string())}))
     try:
         insert_new_examples(con, "_produced", run_id)
         con.execute(
