@@ -101,7 +101,7 @@ class Calls:
         self._answered: dict[str, Reply] = {}  # this run's answers, flushed or not
         self._rng = random.Random(seed)
         self.bar: Any = None  # a progress bar the run shows on a TTY, advanced once per answer
-        self._ids = ids if ids is not None else call_ids(store)
+        self.ids = ids if ids is not None else call_ids(store)
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ class Calls:
         tokens = (prompt_tokens or 0) + (completion_tokens or 0)
         self.budget.tokens += tokens
         self.stats.tokens += tokens
-        call_id = next(self._ids)
+        call_id = next(self.ids)
         self._pending.append((
             call_id, h, self.run_id, self.endpoint.name, self.endpoint.base_url, self.endpoint.model,
             _dumps(body), _dumps(response.model_dump(mode="json", exclude_unset=True))

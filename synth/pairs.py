@@ -1,4 +1,5 @@
-"""Preference pairs: several sampled answers per prompt, judged pairwise in both orders.
+"""Preference pairs: several sampled answers per prompt (one per sampler: a temperature, and
+optionally an endpoint of its own), judged pairwise in both orders.
 
 A win counts only when it survives the swap (A wins as A and again as B); anything else is a tie.
 The pair is the sample with the most surviving wins (chosen) and, among those it beat, the one
@@ -9,9 +10,10 @@ their call ids, are the pair's evidence.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gristmill.example import Example
 from gristmill.synth.calls import Request
@@ -25,8 +27,19 @@ VERDICT = {"type": "object", "properties": {"reason": {"type": "string"},
            "required": ["reason", "winner"]}
 
 
+class Sampler(BaseModel):
+    """Where one of a prompt's answers comes from: a temperature, and an endpoint file (default:
+    the run's endpoint)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(0.7, ge=0)
+    endpoint: Path | None = None
+
+
 class PairsConfig(GeneratorConfig):
-    temperatures: tuple[float, ...] = Field((0.3, 1.0), min_length=2)  # one sample each
+    samplers: tuple[Sampler, ...] = Field(
+        (Sampler(temperature=0.3), Sampler(temperature=1.0)), min_length=2)  # one answer each
     max_tokens: int = Field(384, ge=1)
     judge_max_tokens: int = Field(256, ge=1)
 
@@ -60,13 +73,16 @@ def _judge_chunk(s: Session, c: PairsConfig, chunk: list[tuple[str, list[dict]]]
                  counts: dict[str, Any], produced: list[Produced]) -> str | None:
     system = s.options.templates.get("respond").render()
     judge = s.options.templates.get("pairs_judge")
-    samples = s.calls.ask([
-        Request([{"role": "system", "content": system}, *p] if p[0]["role"] != "system" else p,
-                {"temperature": t, "max_tokens": c.max_tokens, "seed": c.seed + k})
-        for _, p in chunk for k, t in enumerate(c.temperatures)])
+    n = len(c.samplers)
+    samples: list = [None] * (len(chunk) * n)
+    for k, sampler in enumerate(c.samplers):  # each sampler's answers in one concurrent batch
+        asked = s.calls_for(sampler.endpoint).ask([
+            Request([{"role": "system", "content": system}, *p] if p[0]["role"] != "system" else p,
+                    {"temperature": sampler.temperature, "max_tokens": c.max_tokens, "seed": c.seed + k})
+            for _, p in chunk])
+        samples[k::n] = asked
     if any(r.status == "skipped" for r in samples):
         return "budget"
-    n = len(c.temperatures)
     plans = []  # (prompt index, i, j, order) for each judge request
     requests = []
     for pi, (_, prompt) in enumerate(chunk):
@@ -108,8 +124,8 @@ def _judge_chunk(s: Session, c: PairsConfig, chunk: list[tuple[str, list[dict]]]
                          [answers[chosen].call_id, answers[rejected].call_id,
                           *(e["call_id"] for e in evidence)],
                          generator="pairs", source_example=source_id,
-                         chosen_temperature=c.temperatures[chosen],
-                         rejected_temperature=c.temperatures[rejected], verdicts=evidence,
+                         chosen_by=_describe(c.samplers[chosen], s), verdicts=evidence,
+                         rejected_by=_describe(c.samplers[rejected], s),
                          judge_model=s.judge.endpoint.model)))
     return None
 
@@ -140,6 +156,10 @@ def _decide(judged: dict[tuple[int, int], list], counts: dict[str, Any]) -> tupl
     chosen = max(sorted(wins), key=lambda k: wins[k])
     rejected = min(sorted(beats[chosen]), key=lambda k: wins.get(k, 0))
     return chosen, rejected, evidence
+
+
+def _describe(sampler: Sampler, s: Session) -> dict[str, Any]:
+    return {"temperature": sampler.temperature, "model": s.calls_for(sampler.endpoint).endpoint.model}
 
 
 def _show(prompt: list[dict]) -> str:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -59,6 +60,7 @@ class Options:
 class Session:
     def __init__(self, store: Store, run: Run, calls: Calls, judge: Calls, options: Options):
         self.store, self.run, self.calls, self.judge, self.options = store, run, calls, judge, options
+        self._more: dict[str, Calls] = {}  # endpoints a generator's config names, by file
         self._last = time.monotonic()
 
     @property
@@ -68,7 +70,7 @@ class Session:
     def checkpoint(self, force: bool = False) -> None:
         """Commit the calls made since the last checkpoint, at most every `checkpoint_seconds`
         ($GRISTMILL_CHECKPOINT_SECONDS) unless forced."""
-        if not self.calls.pending and (self.judge is self.calls or not self.judge.pending):
+        if not any(layer.pending for layer in self._layers()):
             return
         if not force and time.monotonic() - self._last < self.options.checkpoint_seconds:
             return
@@ -77,13 +79,32 @@ class Session:
             self.flush(con)
         self._last = time.monotonic()
 
+    def calls_for(self, endpoint_file: Path | None) -> Calls:
+        """The call layer of another endpoint (from its file), sharing the run's ids and budget."""
+        if endpoint_file is None:
+            return self.calls
+        key = str(endpoint_file)
+        if key not in self._more:
+            from gristmill.synth.endpoint import load_endpoint
+
+            endpoint = load_endpoint(endpoint_file)
+            self._more[key] = Calls(self.store, self.run.id, endpoint, cache=self.options.cache,
+                                    budget=self.options.budget, seed=self.options.seed, ids=self.calls.ids)
+            self._more[key].bar = self.calls.bar
+        return self._more[key]
+
+    def _layers(self) -> list[Calls]:
+        layers = [self.calls, *self._more.values()]
+        return layers + ([self.judge] if self.judge is not self.calls else [])
+
     def flush(self, con) -> None:
-        self.calls.flush(con)
-        if self.judge is not self.calls:
-            self.judge.flush(con)
+        for layer in self._layers():
+            layer.flush(con)
 
     def call_stats(self) -> dict[str, Any]:
         stats = {"calls": self.calls.stats.as_dict()}
+        for name, layer in self._more.items():
+            stats[f"calls:{name}"] = layer.stats.as_dict()
         return stats | ({"judge_calls": self.judge.stats.as_dict()} if self.judge is not self.calls else {})
 
     def provenance(self, templates: str | list[str], call_ids: list[int | None],

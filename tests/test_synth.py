@@ -181,18 +181,29 @@ def test_evol_accounts_for_every_evolution(cli, store, tmp_path, local):
         assert {m["round"] for m in metas} <= {1, 2} and all(m["evolved_from"] for m in metas)
 
 
-def test_pairs_judge_both_orders_on_a_separate_judge_endpoint(cli, store, tmp_path, local, llm_server):
+def test_pairs_sample_from_two_endpoints_and_judge_both_orders_on_a_third(cli, store, tmp_path, local,
+                                                                          llm_server):
+    import yaml
+
     assert cli("ingest", _prompts(tmp_path, 2), "-d", "asks")[0] == 0
-    with FaultProxy(llm_server.url, Faults()) as judge_proxy:
-        judge = endpoint_file(tmp_path / "judge.yaml", judge_proxy.url + "/v1", llm_server.endpoint.model)
+    model = llm_server.endpoint.model
+    with FaultProxy(llm_server.url, Faults()) as judge_proxy, \
+            FaultProxy(llm_server.url, Faults()) as sample_proxy:
+        judge = endpoint_file(tmp_path / "judge.yaml", judge_proxy.url + "/v1", model)
+        other = endpoint_file(tmp_path / "other.yaml", sample_proxy.url + "/v1", model, name="other")
+        config = tmp_path / "pairs.yaml"
+        config.write_text(yaml.safe_dump({"samplers": [{"temperature": 0.3},
+                                                       {"temperature": 0.9, "endpoint": str(other)}],
+                                          "max_tokens": 30, "judge_max_tokens": 40}))
         code, out, err = cli("synth", "pairs", "asks", "--endpoint", local, "--judge-endpoint", judge,
-                             "--json", "--set", "max_tokens=30", "--set", "judge_max_tokens=40")
+                             "--config", config, "--json")
     assert code == 0, err
     stats = orjson.loads(out)["stats"]
+    assert sample_proxy.requests == 2 == stats[f"calls:{other}"]["sent"]  # one answer per prompt
     assert judge_proxy.requests == 2 * stats["judgements"] == stats["judge_calls"]["sent"]
     assert stats["pairs"] + stats["no_clear_winner"] + stats["failed"] == 2
     for meta in _meta(store, "asks-pairs@latest") if stats["pairs"] else []:
-        assert len(meta["verdicts"]) == 2 and meta["judge_model"] == llm_server.endpoint.model
+        assert len(meta["verdicts"]) == 2 and meta["judge_model"] == model
 
 
 def test_a_budget_stops_the_run_cleanly_with_what_it_has(cli, store, tmp_path, local):
