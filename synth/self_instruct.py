@@ -32,8 +32,7 @@ SEED_TASKS = Path(__file__).resolve().parent / "data" / "self_instruct_seed_task
 BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map",
              "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
 FILTERS = ("length", "blacklist", "format", "duplicate", "rouge")
-TASKS = {"type": "object", "properties": {"tasks": {"type": "array", "items": {"type": "string"}}},
-         "required": ["tasks"]}
+INSTRUCTION_CHARS = 1000  # 150 words at most pass the length filter anyway
 CLASSIFY = {"type": "object", "properties": {"is_classification": {"type": "boolean"}},
             "required": ["is_classification"]}
 INPUT_FIRST = {"type": "object", "properties": {"input": {"type": "string"}, "output": {"type": "string"}},
@@ -166,7 +165,7 @@ def _grow(s: Session, c: SelfInstructConfig, pool: Pool, seeds: list[tuple[str, 
             prompts.append(Request(
                 [{"role": "user", "content": template.render(tasks=tasks, n=c.per_prompt)}],
                 {"temperature": c.temperature, "max_tokens": c.max_tokens, "seed": c.seed + asked},
-                schema=TASKS))
+                schema=_tasks_schema(c.per_prompt)))
             origins.append(([seeds[i][0] for i in shown_seeds], shown_machine))
             asked += 1
         replies = s.calls.ask(prompts)
@@ -178,6 +177,13 @@ def _grow(s: Session, c: SelfInstructConfig, pool: Pool, seeds: list[tuple[str, 
                 pool.offer(text, origin)
         s.checkpoint()
     return None if len(pool.kept) >= c.count else "max_rounds"
+
+
+def _tasks_schema(n: int) -> dict[str, Any]:
+    """A list of at most `n` bounded strings: a constrained small model cannot ramble past it."""
+    items = {"type": "string", "minLength": 1, "maxLength": INSTRUCTION_CHARS}
+    return {"type": "object", "required": ["tasks"],
+            "properties": {"tasks": {"type": "array", "items": items, "minItems": 1, "maxItems": n}}}
 
 
 def _tasks(reply) -> list[str]:
