@@ -19,7 +19,6 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
@@ -27,13 +26,11 @@ import orjson
 from gristmill.store.db import Store
 from gristmill.synth.endpoint import Endpoint
 from gristmill.synth.parse import parse_json
+from gristmill.synth.retries import describe, retryable, wait_before
 
 log = logging.getLogger("gristmill.synth")
 
 CACHED_STATUSES = ("ok", "unparsed")  # a failed call is asked again; an unreadable answer is not
-_RETRY_STATUS = frozenset((408, 409, 429))
-_BACKOFF_BASE = 0.5  # seconds before the first retry, doubled each time
-_BACKOFF_CAP = 30.0
 
 
 @dataclass(frozen=True)
@@ -191,13 +188,13 @@ class Calls:
                 try:
                     response = await client.chat.completions.create(**known, extra_body=extra or None)
                 except Exception as e:  # noqa: BLE001 - every failure is recorded, none escapes
-                    error = self.redact(_describe(e))
-                    if attempt == self.endpoint.max_attempts or not _retryable(e):
+                    error = self.redact(describe(e))
+                    if attempt == self.endpoint.max_attempts or not retryable(e):
                         self.stats.failed += 1
                         log.warning("call failed after %d attempt(s): %s", attempt, error)
                         return self._record(h, body, None, "failed", error, None, attempt, retries,
                                             request)
-                    wait = self._wait(attempt, e)
+                    wait = wait_before(attempt, e, self._rng)
                     retries.append({"attempt": attempt, "error": error, "wait": round(wait, 3)})
                     self.stats.retries += 1
                     log.info("retrying in %.2f s: %s", wait, error)
@@ -208,12 +205,6 @@ class Calls:
                     self.bar.update(1)
                 return self._record(h, body, response, None, None, latency, attempt, retries, request)
         raise AssertionError("unreachable")
-
-    def _wait(self, attempt: int, error: Exception) -> float:
-        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1))
-        jittered = backoff / 2 + self._rng.uniform(0, backoff / 2)
-        after = _retry_after(error)
-        return jittered if after is None else after + self._rng.uniform(0, min(1.0, after / 4))
 
     def _record(self, h: str, body: dict, response: Any, status: str | None, error: str | None,
                 latency: float | None, attempts: int, retries: list, request: Request) -> Reply:
@@ -303,44 +294,6 @@ def _sdk_params() -> set[str]:
         _SDK.update(p for p in inspect.signature(AsyncCompletions.create).parameters
                     if p not in ("self", "extra_body", "extra_headers", "extra_query", "timeout"))
     return _SDK
-
-
-def _retryable(e: Exception) -> bool:
-    import openai
-
-    if isinstance(e, openai.APIStatusError):
-        return e.status_code in _RETRY_STATUS or e.status_code >= 500
-    # timeouts, resets, truncated or unreadable bodies
-    return isinstance(e, openai.APIConnectionError | openai.APIResponseValidationError | ValueError)
-
-
-def _retry_after(e: Exception) -> float | None:
-    response = getattr(e, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def _describe(e: Exception) -> str:
-    status = getattr(e, "status_code", None)
-    kind = type(e).__name__
-    text = str(e) or kind
-    return f"{status} {kind}: {text}" if status else f"{kind}: {text}"
 
 
 def _dumps(value: Any) -> str:

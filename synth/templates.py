@@ -51,12 +51,18 @@ class Templates:
 
     def __init__(self, overrides: dict[str, Path] | None = None):
         self.overrides = dict(overrides or {})
+        self._read: dict[str, Template] = {}  # each read and parsed once per run
         unknown = sorted(set(self.overrides) - set(shipped_names()))
         if unknown:
             raise UsageError(f"no template named {unknown[0]!r} to override "
                              f"(templates: {', '.join(shipped_names())})")
 
     def get(self, name: str) -> Template:
+        if name not in self._read:
+            self._read[name] = self._load(name)
+        return self._read[name]
+
+    def _load(self, name: str) -> Template:
         import jinja2
 
         path = self.overrides.get(name)
