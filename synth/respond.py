@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from gristmill.example import Example
 from gristmill.synth.calls import Request
 from gristmill.synth.config import GeneratorConfig
 from gristmill.synth.inputs import prompt_of, rows
@@ -28,16 +29,16 @@ def respond(s: Session, ref: str, c: RespondConfig) -> Outcome:
     with s.store.read() as con:
         source = resolve(con, ref)
     system = s.options.templates.get("respond").render() if c.system else ""
-    todo: list[tuple[str, list[dict[str, Any]]]] = []
+    todo: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []  # (id, prompt, as sent)
     skipped_kinds = 0
     for row in rows(s.store, source):
         prompt = prompt_of(row)
         if prompt is None:
             skipped_kinds += 1
             continue
-        if system and prompt[0]["role"] != "system":
-            prompt = [{"role": "system", "content": system}, *prompt]
-        todo.append((row.example.id, prompt))
+        own_system = prompt[0]["role"] == "system"
+        sent = prompt if own_system or not system else [{"role": "system", "content": system}, *prompt]
+        todo.append((row.example.id, prompt, sent))
     counts = {"prompts": len(todo), "answered": 0, "failed": 0, "empty": 0, "not_asked": 0,
               "no_prompt": skipped_kinds}
     produced: list[Produced] = []
@@ -45,8 +46,8 @@ def respond(s: Session, ref: str, c: RespondConfig) -> Outcome:
     stopped = None
     for start in range(0, len(todo), c.batch):
         chunk = todo[start:start + c.batch]
-        replies = s.calls.ask([Request(prompt, params) for _, prompt in chunk])
-        for (source_id, prompt), reply in zip(chunk, replies, strict=True):
+        replies = s.calls.ask([Request(sent, params) for _, _, sent in chunk])
+        for (source_id, prompt, _), reply in zip(chunk, replies, strict=True):
             if reply.status == "skipped":
                 counts["not_asked"] += 1
                 stopped = "budget"
@@ -56,9 +57,10 @@ def respond(s: Session, ref: str, c: RespondConfig) -> Outcome:
                 counts["empty"] += 1
             else:
                 counts["answered"] += 1
-                produced.append(Produced(
-                    _chat(prompt, reply.content.strip(), bool(system)),
-                    s.provenance("respond", [reply.call_id], generator="respond", source_example=source_id)))
+                # the answer, not the instruction we added, is the data
+                answer = Example.chat([*prompt, {"role": "assistant", "content": reply.content.strip()}])
+                produced.append(Produced(answer, s.provenance(
+                    "respond", [reply.call_id], generator="respond", source_example=source_id)))
         s.checkpoint()
         if stopped:
             break
@@ -67,10 +69,3 @@ def respond(s: Session, ref: str, c: RespondConfig) -> Outcome:
     return commit_output(s, dataset=c.into or source.dataset, step=STEP, config=config,
                          produced=produced, stats=stats,
                          keep=source if c.keep_originals else None, parent=source)
-
-
-def _chat(prompt: list[dict[str, Any]], answer: str, added_system: bool):
-    from gristmill.example import Example
-
-    messages = prompt[1:] if added_system else prompt  # the answer, not our instruction, is the data
-    return Example.chat([*messages, {"role": "assistant", "content": answer}])

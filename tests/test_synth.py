@@ -116,7 +116,7 @@ def test_a_pairwise_win_counts_only_when_it_survives_the_swap():
 def test_respond_keeps_the_originals_marks_answers_and_drops_eval_leaks(cli, store, tmp_path, local):
     golden = write_jsonl(tmp_path / "golden.jsonl", [chat(QUESTIONS[0], "100 degrees Celsius.")])
     prompts = write_jsonl(tmp_path / "p.jsonl", [chat(QUESTIONS[0], "hot"), chat(QUESTIONS[1], "red"),
-                                                 chat(QUESTIONS[2], "eight")])
+                                                 chat(QUESTIONS[2], "eight", system="Be terse.")])
     assert cli("ingest", golden, "-d", "golden")[0] == 0
     assert cli("ingest", prompts, "-d", "support")[0] == 0
     code, out, err = cli("synth", "respond", "support@1", "--endpoint", local, "--against", "golden@1",
@@ -137,6 +137,12 @@ def test_respond_keeps_the_originals_marks_answers_and_drops_eval_leaks(cli, sto
         call_ids = {c for (c,) in con.execute("SELECT call_id FROM llm_calls").fetchall()}
     metas = _meta(store, "support@2")
     assert len(metas) == 2 and all(m["synthetic"] and m["generator"] == "respond" for m in metas)
+    with store.read() as con:
+        answers = [orjson.loads(p)["messages"] for (p,) in con.execute(
+            "SELECT e.payload FROM examples e JOIN sources s ON s.example_key = e.key "
+            "WHERE s.source = 'synth:respond'").fetchall()]
+    systems = sorted(m[0]["content"] for m in answers if m[0]["role"] == "system")
+    assert systems == ["Be terse."]  # its own system turn kept, ours (the template) never stored
     assert all(set(m["calls"]) <= call_ids and m["model"] for m in metas)
     code, out, _ = cli("synth", "respond", "support@1", "--endpoint", local, "--against", "golden@1",
                        "--set", "max_tokens=24")
