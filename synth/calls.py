@@ -107,9 +107,10 @@ class Calls:
         up to `concurrency` requests in flight. Never raises for a bad answer."""
         bodies = [self.body(r) for r in requests]
         hashes = [request_hash(b) for b in bodies]
-        known = dict(self._answered)
+        wanted = set(hashes)
+        known = {h: self._answered[h] for h in wanted & self._answered.keys()}
         if self.cache:
-            known |= {h: r for h, r in self._stored(set(hashes) - known.keys()).items()}
+            known |= self._stored(wanted - known.keys())
         todo: dict[str, tuple[Request, dict]] = {}
         for h, r, b in zip(hashes, requests, bodies, strict=True):
             if h not in known:

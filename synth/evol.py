@@ -145,8 +145,8 @@ def _prompt_rule(parent: str, evolved: str, c: EvolConfig) -> str | None:
     lowered = evolved.lower()
     if any(words in lowered for words in COPIED):
         return "copied_prompt_words"
-    new_words = set(tokens(evolved)) - set(tokens(parent)) - STOP_WORDS
-    if not new_words or rouge_l(tokens(parent), tokens(evolved)) >= c.same_rouge:
+    before, after = tokens(parent), tokens(evolved)
+    if not set(after) - set(before) - STOP_WORDS or rouge_l(before, after) >= c.same_rouge:
         return "no_new_information"
     return None
 

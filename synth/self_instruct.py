@@ -206,6 +206,7 @@ def _instances(s: Session, c: SelfInstructConfig, kept: list[Kept], shots: list[
     first = {False: s.options.templates.get("self_instruct_input_first"),
              True: s.options.templates.get("self_instruct_output_first")}
     params = {"temperature": 0.0, "max_tokens": 16, "seed": c.seed}
+    by_flag = {flag: [x for x in shots if x["is_classification"] == flag] for flag in (False, True)}
     counts = {"classification_tasks": 0, "instances": 0, "no_instance": 0}
     produced: list[Produced] = []
     for start in range(0, len(kept), c.batch):
@@ -218,7 +219,7 @@ def _instances(s: Session, c: SelfInstructConfig, kept: list[Kept], shots: list[
         instances = s.calls.ask([
             Request([{"role": "user", "content": first[flag].render(
                 instruction=k.instruction,
-                examples=_sample(rng, [x for x in shots if x["is_classification"] == flag], c.shots))}],
+                examples=_sample(rng, by_flag[flag], c.shots))}],
                     {"temperature": c.instance_temperature, "max_tokens": c.instance_max_tokens,
                      "seed": c.seed}, schema=OUTPUT_FIRST if flag else INPUT_FIRST)
             for k, flag in zip(chunk, is_class, strict=True)])
