@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.curation import leakage_command
     from gristmill.store import commands as store_commands
     from gristmill.synth import commands as synth_commands
+    from gristmill.train import commands as train_commands
+    from gristmill.train import registry_commands
 
     common = common_options()
     parser = argparse.ArgumentParser(
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     curation_commands.register(sub, common)
     leakage_command.register(sub, common)
     synth_commands.register(sub, common)
+    train_commands.register(sub, common)
+    registry_commands.register(sub, common)
     demo_command.register(sub, common)
     return parser
 

@@ -143,6 +143,52 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "model registry: training runs, the examples each saw, stage history",
+        """
+        CREATE TABLE models (
+            model_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,          -- what users type: DATASET-KIND-N, N counting per both
+            kind VARCHAR NOT NULL,          -- sft | dpo
+            line VARCHAR NOT NULL,          -- the product line stages belong to (default: dataset)
+            stage VARCHAR NOT NULL,         -- candidate | staging | production | archived
+            status VARCHAR NOT NULL,        -- training | ok | failed | stopped
+            parent VARCHAR,                 -- the model it continued (a DPO run's SFT model)
+            base_path VARCHAR NOT NULL,
+            base_source VARCHAR NOT NULL,
+            base_digest VARCHAR NOT NULL,
+            adapter_path VARCHAR,
+            output_dir VARCHAR NOT NULL,
+            versions VARCHAR NOT NULL,      -- JSON: [{version_id, ref, split_source}]
+            config VARCHAR NOT NULL,        -- JSON: the resolved config
+            code_version VARCHAR NOT NULL,
+            packages VARCHAR NOT NULL,      -- JSON: name -> version
+            hardware VARCHAR NOT NULL,      -- JSON
+            curves VARCHAR,                 -- JSON: {"train": [[step, loss]], "eval": [[step, loss]]}
+            metrics VARCHAR,                -- JSON
+            pid INTEGER,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP
+        );
+        CREATE TABLE model_examples (
+            model_id BIGINT NOT NULL,
+            example_key BIGINT NOT NULL,
+            split VARCHAR NOT NULL,         -- train | val | dropped
+            reason VARCHAR,                 -- why dropped, e.g. too_long
+            message VARCHAR                 -- e.g. 3,120 tokens > max_length 2,048
+        );
+        CREATE TABLE model_stages (
+            model_id BIGINT NOT NULL,
+            stage VARCHAR NOT NULL,         -- the stage entered
+            previous VARCHAR,
+            reason VARCHAR,
+            entered_at TIMESTAMP NOT NULL, -- (`at` is a reserved word in DuckDB)
+            command VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

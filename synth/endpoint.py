@@ -55,7 +55,7 @@ class Endpoint(BaseModel):
 
 def load_endpoint(path: Path, overrides: dict[str, Any] | None = None) -> Endpoint:
     """An endpoint from a YAML file; unknown keys are errors naming the key."""
-    from gristmill.synth.config import read_mapping
+    from gristmill.settings import read_mapping
 
     data = read_mapping(path, "an endpoint")
     data.setdefault("name", path.stem)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gristmill.synth.config import GeneratorConfig, load_config
+from gristmill.settings import load_config
+from gristmill.synth.config import GeneratorConfig
 from gristmill.synth.session import Outcome, Session
 
 

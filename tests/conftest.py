@@ -104,3 +104,10 @@ def endpoint_file(path: Path, base_url: str, model: str, **settings) -> Path:
 
     path.write_text(yaml.safe_dump({"base_url": base_url, "model": model, **settings}))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    from tests.train_fixtures import tiny_base
+
+    return tiny_base(tmp_path_factory.mktemp("tiny-base"))

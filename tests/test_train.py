@@ -1,0 +1,153 @@
+"""Training end to end on a tiny random Llama: SFT lowers its loss, DPO widens the chosen
+margin, a resumed run repeats the uninterrupted curve, and every run lands in the registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import TrainerCallback
+
+from gristmill.train import registry
+from gristmill.train.config import DPOConfig, SFTConfig
+from gristmill.train.model import plan, quantization_config
+from gristmill.train.run import train
+from tests.conftest import chat, write_jsonl
+from tests.train_fixtures import sequence_logprob
+
+FACTS = [("What colour is the sky?", "The sky is blue."),
+         ("What do cows drink?", "Cows drink water."),
+         ("Name a prime number.", "Seven is a prime number."),
+         ("What is ice made of?", "Ice is frozen water."),
+         ("Where do fish live?", "Fish live in water."),
+         ("What do bees make?", "Bees make honey.")]
+
+
+def ingest_chats(cli, tmp_path: Path, n: int = 48) -> None:
+    records = [chat(f"{q} (#{i})", a) for i in range(n // len(FACTS)) for q, a in FACTS]
+    code, _, err = cli("ingest", write_jsonl(tmp_path / "chats.jsonl", records), "-d", "facts")
+    assert code == 0, err
+
+
+def ingest_pairs(cli, tmp_path: Path, n: int = 24) -> list[dict]:
+    records = [{"prompt": [{"role": "user", "content": f"{q} (#{i})"}],
+                "chosen": [{"role": "assistant", "content": a}],
+                "rejected": [{"role": "assistant", "content": "I do not know, sorry."}]}
+               for i in range(n // len(FACTS)) for q, a in FACTS]
+    code, _, err = cli("ingest", write_jsonl(tmp_path / "pairs.jsonl", records), "-d", "prefs",
+                       "-f", "preference")
+    assert code == 0, err
+    return records
+
+
+def quick(cls, base: Path, **kw):
+    settings = dict(base=str(base), lr=6e-2, batch_size=4, eval_steps=4, max_length=256,
+                    lora_r=8, warmup_ratio=0.0, seed=7)
+    return cls(**(settings | kw))
+
+
+def test_sft_drives_the_loss_down_and_registers_the_model(store, cli, tmp_path, tiny_base):
+    ingest_chats(cli, tmp_path)
+    out = train(store.path, "facts", "sft", quick(SFTConfig, tiny_base, max_steps=24,
+                                                   patience=None), quiet=True)
+    assert out.status == "ok"
+    curves = _curve(store, out.name)
+    train_loss = [loss for _, loss in curves["train"]]
+    assert sum(train_loss[-4:]) / 4 < sum(train_loss[:4]) / 4 - 0.75
+    assert curves["eval"][-1][1] < curves["eval"][0][1] - 0.75
+    with store.read() as con:
+        row = registry.get(con, out.name)
+        used = con.execute("SELECT split, count(*) FROM model_examples WHERE model_id = ? "
+                           "GROUP BY split ORDER BY split", [row["model_id"]]).fetchall()
+    assert row["status"] == "ok" and row["stage"] == "candidate" and row["kind"] == "sft"
+    assert row["versions"][0]["ref"] == "facts@1"
+    assert row["versions"][0]["split_source"].startswith("hash(")  # no splits: split here
+    assert dict(used)["train"] + dict(used).get("val", 0) == 48
+    assert row["config"]["lora_r"] == 8 and row["packages"]["trl"]
+    assert row["metrics"]["tokens_per_s"] > 0 and row["metrics"]["peak_memory_gib"] > 0
+    adapter = Path(row["adapter_path"])
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
+
+
+def _curve(store, name: str) -> dict:
+    with store.read() as con:
+        return registry.get(con, name)["curves"]
+
+
+class StopAt(TrainerCallback):
+    """Ends training after a step, as a kill after a checkpoint would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_loss_curve(store, cli, tmp_path, tiny_base):
+    ingest_chats(cli, tmp_path)
+    config = quick(SFTConfig, tiny_base, max_steps=8, eval_steps=2, patience=None,
+                   lora_dropout=0.0)
+    whole = train(store.path, "facts", "sft", config, quiet=True)
+    cut = train(store.path, "facts", "sft", config, quiet=True, callbacks=[StopAt(4)])
+    assert cut.status == "stopped"
+    resumed = train(store.path, "facts", "sft", config, quiet=True, resume=cut.name)
+    assert resumed.name == cut.name and resumed.status == "ok"
+    a, b = _curve(store, whole.name), _curve(store, cut.name)
+    assert [s for s, _ in a["train"]] == [s for s, _ in b["train"]]
+    assert [loss for _, loss in b["train"]] == pytest.approx([loss for _, loss in a["train"]],
+                                                             rel=1e-4)
+    assert [loss for _, loss in b["eval"]] == pytest.approx([loss for _, loss in a["eval"]],
+                                                            rel=1e-4)
+
+
+def test_early_stopping_keeps_the_best_and_the_last_checkpoints(store, cli, tmp_path,
+                                                                tiny_base):
+    ingest_chats(cli, tmp_path)
+    # a learning rate this high makes the eval loss climb after the first steps
+    out = train(store.path, "facts", "sft", quick(SFTConfig, tiny_base, lr=0.5, max_steps=40,
+                                                   eval_steps=2, patience=2,
+                                                   keep_checkpoints=1), quiet=True)
+    m = out.metrics
+    assert m["stopped_early"] and m["steps"] < 40
+    evals = _curve(store, out.name)["eval"]
+    best = min(range(len(evals)), key=lambda i: evals[i][1])
+    assert len(evals) - 1 - best == 2  # stopped after `patience` evaluations without a gain
+    kept = sorted(p.name for p in (out.adapter.parent / "checkpoints").glob("checkpoint-*"))
+    assert f"checkpoint-{evals[best][0]}" in kept and len(kept) <= 2
+
+
+def test_dpo_raises_the_chosen_minus_rejected_margin(store, cli, tmp_path, tiny_base):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    pairs = ingest_pairs(cli, tmp_path)
+    out = train(store.path, "prefs", "dpo", quick(DPOConfig, tiny_base, lr=5e-5, max_steps=12),
+                quiet=True)
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_base)).eval()
+
+    def margin(model) -> float:
+        return sum(sequence_logprob(model, tok, p["prompt"], p["chosen"])
+                   - sequence_logprob(model, tok, p["prompt"], p["rejected"])
+                   for p in pairs[:6]) / 6
+
+    before = margin(base)
+    after = margin(PeftModel.from_pretrained(base, str(out.adapter)).eval())
+    assert after > before + 0.5
+
+
+def test_the_qlora_plan_for_cuda_is_4bit_nf4_double_quant_bf16(tiny_base):
+    import torch
+
+    p = plan(SFTConfig(base=str(tiny_base)), packing=True, on="cuda")
+    assert p.quantize and p.bf16 and p.attention == "flex_attention"
+    assert p.gradient_checkpointing
+    q = quantization_config(p)
+    assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4"
+    assert q.bnb_4bit_use_double_quant and q.bnb_4bit_compute_dtype == torch.bfloat16
+    cpu = plan(SFTConfig(base=str(tiny_base)), packing=True, on="cpu")
+    assert not cpu.quantize and not cpu.bf16 and cpu.attention == "varlen_sdpa"
+    assert quantization_config(cpu) is None

@@ -1,0 +1,73 @@
+"""Training configs: the seeds' recipe as defaults, typed, unknown keys rejected.
+
+Flat on purpose: every setting is one `--set key=value` away.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Attention = Literal["auto", "flex_attention", "varlen_sdpa", "flash_attention_2", "sdpa", "eager"]
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base: str = "smollm2"  # a model folder, a .gguf file, or the bundled SmolLM2
+    line: str | None = None  # the product line stages are kept per (default: the dataset's name)
+    output_dir: str | None = None  # default: models/NAME beside the store
+    seed: int = 42
+
+    # data
+    max_length: int = Field(2048, ge=16)  # tokens; a longer example is never truncated
+    bad_examples: Literal["drop", "fail"] = "drop"  # too long, unrenderable: drop records why
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # only for a version without splits
+    max_examples: int | None = Field(None, ge=1)  # the first N of the train split, for a quick run
+
+    # schedule
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = Field(4, ge=1)  # rows per device step (packed rows when packing)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(2e-4, gt=0)
+    schedule: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.01
+
+    # adapters
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+    quantize: Literal["auto", "nf4", "none"] = "auto"  # auto: 4-bit NF4 on CUDA, fp32 on CPU
+
+    # evaluation and checkpoints
+    eval_steps: int = Field(50, ge=1)  # eval loss on the val split every N steps
+    patience: int | None = Field(3, ge=1)  # stop after N evaluations without improvement
+    keep_checkpoints: int = Field(2, ge=1)  # the last k, plus the best
+
+    # speed
+    attention: Attention = "auto"  # auto: flex_attention on CUDA, varlen_sdpa on CPU
+    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = []
+
+
+class SFTConfig(TrainConfig):
+    packing: bool = True  # examples share rows; a document mask keeps them apart
+    assistant_only: bool = True  # loss on the assistant's tokens only
+
+
+class DPOConfig(TrainConfig):
+    lr: float = Field(5e-6, gt=0)
+    beta: float = Field(0.1, gt=0)
+    start_from: str | None = None  # an SFT model's name; its adapter trains on, its copy is the reference
+    patience: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _lr_range(self):
+        if not 5e-7 <= self.lr <= 5e-5:
+            raise ValueError(f"lr {self.lr:g} is far outside DPO's useful range (5e-7 to 5e-6)")
+        return self

@@ -1,0 +1,189 @@
+"""One training run, end to end: read the version, prepare the data, register the run, train,
+save the adapter, and write down how it went.
+
+The store's writer lock is held only for the short writes at the start and the end, so curation
+can go on while a run trains for hours. A run that dies leaves its row as `training` with a dead
+pid (read as interrupted) and its checkpoints on disk for `--resume`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gristmill.errors import GristmillError, UsageError
+from gristmill.store.db import Store, transaction
+from gristmill.store.lock import WriterLock
+from gristmill.store.runs import invocation
+from gristmill.store.versions import resolve
+from gristmill.train import data as train_data
+from gristmill.train import registry
+from gristmill.train.base_model import resolve_base
+from gristmill.train.config import DPOConfig, SFTConfig, TrainConfig
+
+CONFIGS = {"sft": SFTConfig, "dpo": DPOConfig}
+
+
+@dataclass
+class Outcome:
+    name: str
+    kind: str
+    status: str  # ok | stopped
+    adapter: Path | None
+    metrics: dict = field(default_factory=dict)
+    dropped: str = ""
+
+    def line(self) -> str:
+        m = self.metrics
+        parts = [f"{self.kind} {self.name}: {self.status}, {m.get('steps', 0)} steps"]
+        if "train_loss_first" in m:
+            parts.append(f"train loss {m['train_loss_first']:.3f} → {m['train_loss_last']:.3f}")
+        if "eval_loss_best" in m:
+            parts.append(f"eval loss best {m['eval_loss_best']:.3f} at step {m['best_step']}"
+                         + (" (stopped early)" if m.get("stopped_early") else ""))
+        if m.get("tokens_per_s"):
+            parts.append(f"{m['tokens_per_s']:,.0f} tokens/s")
+        parts.append(f"peak {m.get('peak_memory_gib', 0):.2f} GiB")
+        if self.dropped:
+            parts.append(f"dropped {self.dropped}")
+        if self.adapter:
+            parts.append(f"→ {self.adapter}")
+        return ", ".join(parts)
+
+
+def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: bool = False,
+          resume: str | None = None, callbacks: list | None = None) -> Outcome:
+    """Train `kind` (sft | dpo) on the version `ref`; with `resume`, continue that model's run
+    from its last checkpoint under its recorded config."""
+    from gristmill.train.model import hardware, load_tokenizer, packages, plan
+
+    store = Store(store_path)
+    if resume:
+        with store.read() as con:
+            row = registry.get(con, resume)
+        config, ref = _resumed(row, kind)
+    packing = isinstance(config, SFTConfig) and config.packing
+    p = plan(config, packing)
+    base = resolve_base(config.base)
+    tokenizer = load_tokenizer(base.folder)
+    parent = _parent(store, config) if isinstance(config, DPOConfig) else None
+    with store.read() as con:
+        version = resolve(con, ref)
+        kinds = ("preference",) if kind == "dpo" else ("chat", "preference", "text")
+        items, split_source = train_data.read_items(con, version, kinds, config.val_fraction,
+                                                    config.seed, config.max_examples)
+    render = (train_data.dpo_renderer(tokenizer) if kind == "dpo"
+              else train_data.sft_renderer(tokenizer, config.assistant_only))
+    prepared = train_data.prepare(items, render, config.max_length, config.bad_examples)
+
+    command = invocation(f"train {kind}")
+    if resume:
+        name = resume
+        out = Path(row["output_dir"])
+        with WriterLock(store.path, command), store.write() as con, transaction(con):
+            registry.reopen(con, name)
+    else:
+        with WriterLock(store.path, command), store.write() as con, transaction(con):
+            name = registry.start(
+                con, kind=kind, dataset=version.dataset, base_path=str(base.folder),
+                base_source=str(base.source), base_digest=base.digest,
+                versions=[{"version_id": version.version_id, "ref": version.ref,
+                           "split_source": split_source}],
+                config=config.model_dump(mode="json"), output_dir="",
+                parent=parent["name"] if parent else None, packages=packages(),
+                hardware=hardware(p), line=config.line)
+            out = Path(config.output_dir or store.path.parent / "models" / name).resolve()
+            registry.set_output_dir(con, name, str(out))
+            registry.record_examples(con, name, prepared.used)
+    return _fit(store, name, kind, config, p, tokenizer, base.folder, parent, prepared, out,
+                quiet, bool(resume), callbacks or [])
+
+
+def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared, out, quiet,
+         resuming, extra) -> Outcome:
+    from gristmill.train import trainers
+    from gristmill.train.model import load_base
+    from gristmill.train.recorder import Recorder
+
+    recorder = Recorder()
+    status, error, adapter = "failed", None, None
+    try:
+        model = load_base(base_folder, p)
+        if parent:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, parent["adapter_path"], is_trainable=True)
+        build = trainers.dpo_trainer if kind == "dpo" else trainers.sft_trainer
+        trainer = build(model, tokenizer, config, p, prepared, out, quiet, [recorder, *extra])
+        trainer.train(resume_from_checkpoint=resuming and _has_checkpoint(out))
+        recorder.stopped_early = _stopped_early(trainer)
+        finished = recorder.steps >= trainer.state.max_steps or recorder.stopped_early
+        adapter = out / "adapter"
+        trainer.save_model(str(adapter))
+        tokenizer.save_pretrained(str(adapter))
+        status = "ok" if finished else "stopped"
+    except KeyboardInterrupt:
+        status, error = "stopped", "interrupted; continue with --resume " + name
+        raise
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        metrics = recorder.metrics()
+        with WriterLock(store.path, invocation(f"train {kind}")), store.write() as con, \
+                transaction(con):
+            registry.finish(con, name, status=status,
+                            adapter_path=str(adapter) if adapter else None,
+                            curves={"train": recorder.train, "eval": recorder.eval},
+                            metrics=metrics, error=error)
+    return Outcome(name, kind, status, adapter, metrics, train_data.dropped_summary(prepared))
+
+
+def _stopped_early(trainer) -> bool:
+    from transformers import EarlyStoppingCallback
+
+    return any(isinstance(cb, EarlyStoppingCallback)
+               and cb.early_stopping_patience_counter >= cb.early_stopping_patience
+               for cb in trainer.callback_handler.callbacks)
+
+
+def _has_checkpoint(out: Path) -> bool:
+    return any((out / "checkpoints").glob("checkpoint-*"))
+
+
+def _parent(store: Store, config: DPOConfig) -> dict | None:
+    if not config.start_from:
+        return None
+    with store.read() as con:
+        row = registry.get(con, config.start_from)
+    if row["status"] != "ok" or not row["adapter_path"] or not Path(row["adapter_path"]).is_dir():
+        raise GristmillError(f"start_from {row['name']}: the model has no finished adapter "
+                             f"(status {row['status']})")
+    if row["base_digest"] != resolve_base(config.base).digest:
+        raise UsageError(f"start_from {row['name']} was trained on another base "
+                         f"({row['base_source']}); set base to it")
+    return row
+
+
+def _resumed(row: dict, kind: str) -> tuple[TrainConfig, str]:
+    if row["kind"] != kind:
+        raise UsageError(f"{row['name']} is a {row['kind']} run, not {kind}")
+    if row["status"] == "ok":
+        raise UsageError(f"{row['name']} finished; there is nothing to resume")
+    if row["status"] == "training" and _alive(row["pid"]):
+        raise UsageError(f"{row['name']} is still training (pid {row['pid']})")
+    config = CONFIGS[kind](**(row["config"] if isinstance(row["config"], dict)
+                              else json.loads(row["config"])))
+    return config, row["versions"][0]["ref"]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
