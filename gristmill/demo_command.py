@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="support chats to generate (default 2,000, a few minutes on 2 cores; 300 takes "
         "about one); problems are planted in proportion",
     )
+    p.add_argument("--train-steps", type=int, default=6, metavar="N",
+                   help="steps of the demo's LoRA SFT run of SmolLM2 on CPU (default 6, about "
+                   "two minutes; 0 skips training)")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -107,6 +110,10 @@ def cmd_demo(args) -> int:
             print(f"   {r.summary(final[dataset].ref, fmt)}{f' ({split} split)' if split else ''}")
         checked, problems = verify(con)
         print(f"7. verify: {checked:,} examples re-hashed, {len(problems)} problem(s)")
+    if split and args.train_steps > 0:
+        print(f"8. train: {args.train_steps} steps of LoRA SFT of SmolLM2 on the curated "
+              f"{final['support'].ref} train split (CPU; eval loss on its val split)")
+        model = _train(store, final["support"].ref, args.train_steps, not progress(args))
     s = f" --store {store.path}" if args.store is None else ""
     hints = [
         (f"gristmill removed support{s}", "every removal, with its step, reason and evidence"),
@@ -115,6 +122,8 @@ def cmd_demo(args) -> int:
         (f"gristmill show support{s} --json", "the full statistics"),
         (f"gristmill log support{s}", "the version history"),
         (f"gristmill runs{s}", "every writing command, with its config and stats"),
+        *([(f"gristmill models show {model}{s}", "the trained model: data, config, loss "
+            "curves, lineage")] if split and args.train_steps > 0 else []),
         (str(files.labels), "what was planted, to score curation against"),
         (str(store.path), "plain SQL tables: open it with any DuckDB client"),
     ]
@@ -132,6 +141,26 @@ def demo_overrides() -> list[str]:
     from gristmill.demo_texts import shop_terms
 
     return ["leakage.against=[golden]", f"pii.allow={json.dumps(shop_terms())}"]
+
+
+def _train(store, ref: str, steps: int, quiet: bool) -> str:
+    """A short SFT run, registered; reused when the same version and config already trained."""
+    from gristmill.train import registry
+    from gristmill.train.config import SFTConfig
+    from gristmill.train.run import train
+
+    config = SFTConfig(max_steps=steps, batch_size=1, max_length=512, eval_steps=max(1, steps // 2),
+                       max_examples=48, patience=None)
+    wanted = config.model_dump(mode="json")
+    with store.read() as con:
+        for m in reversed(registry.listing(con)):
+            if (m["kind"], m["status"], m["versions"][0]["ref"], m["config"]) == (
+                    "sft", "ok", ref, wanted):
+                print(f"   already trained: {m['name']}")
+                return m["name"]
+    outcome = train(store.path, ref, "sft", config, quiet=quiet)
+    print(f"   {outcome.line()}")
+    return outcome.name
 
 
 def _counts(counts: dict[str, int]) -> str:

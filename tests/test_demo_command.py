@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
-    first = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300")
+    first = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2")
     assert first.returncode == 0, first.stderr
     assert "Look next at:" in first.stdout
     assert first.stdout.strip().splitlines()[-1].startswith("demo done: store ")
@@ -42,12 +42,26 @@ def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
         n_train = con.execute("SELECT count(*) FROM splits WHERE version_id = ? AND split = 'train'",
                               [final]).fetchone()[0]
     assert len(train) == n_train > 0
+    with store.read() as con:  # the trained model, registered, saw only the final version's split
+        model = con.execute("SELECT model_id, status, kind, adapter_path FROM models").fetchall()
+        outside = con.execute(
+            "SELECT count(*) FROM model_examples x LEFT JOIN splits s ON s.example_key = "
+            "x.example_key AND s.version_id = ? AND s.split = x.split WHERE s.split IS NULL",
+            [final]).fetchone()[0]
+    assert [m[1:3] for m in model] == [("ok", "sft")]
+    assert outside == 0 and f"models show {_name(first.stdout)}" in first.stdout
 
-    again = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300")
+    again = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already ingested") == 3
     assert again.stdout.count("(reused)") == first.stdout.count(": support@") + first.stdout.count(
         ": preferences@")
+    assert f"already trained: {_name(first.stdout)}" in again.stdout
+
+
+def _name(stdout: str) -> str:
+    line = next(x for x in stdout.splitlines() if x.startswith("   sft "))
+    return line.split()[1].rstrip(":")
 
 
 def test_demo_refuses_a_size_too_small_to_plant_every_problem(tmp_path):

@@ -14,7 +14,7 @@ from gristmill.store.db import transaction
 from gristmill.store.ingest import ingest
 from gristmill.store.lock import WriterLock
 from gristmill.store.runs import code_version
-from gristmill.train import registry
+from gristmill.train import registry, stages
 
 from .conftest import chat, write_jsonl
 
@@ -70,14 +70,14 @@ def test_a_run_is_named_per_dataset_and_kind_and_recorded_from_start_to_finish(d
     assert [first, second, dpo] == ["support-sft-1", "support-sft-2", "support-dpo-1"]
     with store.read() as con:
         m = registry.get(con, first)
-        stages = registry.history(con, first)
+        history = registry.history(con, first)
     assert m["status"] == "ok" and m["stage"] == "candidate" and m["line"] == "support"
     assert m["pid"] == os.getpid() and m["code_version"] == code_version()
     assert m["versions"] == [{"version_id": version.version_id, "ref": "support@1",
                               "split_source": None}]
     assert m["config"] == {"lr": 2e-4, "lora": {"r": 16}} and m["curves"]["train"] == TRAIN_CURVE
     assert m["ended_at"] >= m["created_at"]
-    assert [(s["stage"], s["previous"], s["reason"]) for s in stages] == [("candidate", None, "trained")]
+    assert [(s["stage"], s["previous"], s["reason"]) for s in history] == [("candidate", None, "trained")]
 
 
 def test_a_dataset_whose_name_ends_like_a_kind_does_not_take_the_numbers(data):
@@ -132,10 +132,10 @@ def test_promote_steps_through_stages_and_production_archives_the_previous_one(d
     store = data[0]
     old, new = trained(data), trained(data)
     with writer(store) as con:
-        assert registry.promote(con, old)["to"] == "staging"
-        assert registry.promote(con, old, reason="beats baseline")["to"] == "production"
+        assert stages.promote(con, old)["to"] == "staging"
+        assert stages.promote(con, old, reason="beats baseline")["to"] == "production"
     with writer(store) as con:
-        done = registry.promote(con, new, to="production", reason="better eval")
+        done = stages.promote(con, new, to="production", reason="better eval")
     assert done["archived"] == [old] and done["from"] == "candidate"
     with store.read() as con:
         assert registry.get(con, old)["stage"] == "archived"
@@ -150,21 +150,21 @@ def test_rollback_restores_the_previous_production_model_and_again_swaps_back(da
     store = data[0]
     a, b = trained(data), trained(data)
     with writer(store) as con:
-        registry.promote(con, a, to="production")
+        stages.promote(con, a, to="production")
     with writer(store) as con:
         with pytest.raises(GristmillError, match=f"nothing to roll back to: {a} is the first"):
-            registry.rollback(con, "support")
-        registry.promote(con, b, to="production")
+            stages.rollback(con, "support")
+        stages.promote(con, b, to="production")
     with writer(store) as con:
-        done = registry.rollback(con, b, reason="regression in eval")  # a model names its line
+        done = stages.rollback(con, b, reason="regression in eval")  # a model names its line
     assert (done["from"], done["to"], done["line"]) == (b, a, "support")
     with store.read() as con:
-        stages = {m["name"]: m["stage"] for m in registry.listing(con)}
+        stage_of = {m["name"]: m["stage"] for m in registry.listing(con)}
         last = registry.history(con, b)[-1]
-    assert stages == {a: "production", b: "archived"}
+    assert stage_of == {a: "production", b: "archived"}
     assert last["reason"] == f"rolled back to {a}: regression in eval"
     with writer(store) as con:
-        assert registry.rollback(con, "support")["to"] == b
+        assert stages.rollback(con, "support")["to"] == b
 
 
 def test_rollback_restores_the_latest_production_model_before_the_current_one(data):
@@ -172,9 +172,9 @@ def test_rollback_restores_the_latest_production_model_before_the_current_one(da
     a, b, c = trained(data), trained(data), trained(data)
     for name in (a, b, c):
         with writer(store) as con:
-            registry.promote(con, name, to="production")
+            stages.promote(con, name, to="production")
     with writer(store) as con:
-        assert registry.rollback(con, "support")["to"] == b
+        assert stages.rollback(con, "support")["to"] == b
     with store.read() as con:
         assert {m["name"]: m["stage"] for m in registry.listing(con)} == {
             a: "archived", b: "production", c: "archived"}
@@ -185,11 +185,11 @@ def test_rollback_keeps_to_the_line(data):
     a, b, other = trained(data), trained(data), trained(data, line="beta")
     with writer(store) as con:
         for name in (a, other, b):
-            registry.promote(con, name, to="production")
-        assert registry.rollback(con, "support")["to"] == a
+            stages.promote(con, name, to="production")
+        assert stages.rollback(con, "support")["to"] == a
         with pytest.raises(GristmillError, match="no model or line named 'gamma' "
                                                  r"\(lines: beta, support\)"):
-            registry.rollback(con, "gamma")
+            stages.rollback(con, "gamma")
     with store.read() as con:
         assert registry.get(con, other)["stage"] == "production"
 
@@ -200,21 +200,21 @@ def test_a_failed_run_cannot_be_promoted_but_can_be_archived(data):
     with writer(store) as con:
         with pytest.raises(GristmillError, match=f"cannot promote {name} to staging: its training "
                                                  "status is failed"):
-            registry.promote(con, name)
-        assert registry.promote(con, name, to="archived")["to"] == "archived"
+            stages.promote(con, name)
+        assert stages.promote(con, name, to="archived")["to"] == "archived"
 
 
 def test_promote_refuses_moving_back_or_staying(data):
     store = data[0]
     name = trained(data)
     with writer(store) as con:
-        registry.promote(con, name, to="production")
+        stages.promote(con, name, to="production")
         with pytest.raises(GristmillError, match="promote moves forward"):
-            registry.promote(con, name, to="staging")
+            stages.promote(con, name, to="staging")
         with pytest.raises(GristmillError, match="already production"):
-            registry.promote(con, name, to="production")
+            stages.promote(con, name, to="production")
         with pytest.raises(GristmillError, match="name the stage with --to"):
-            registry.promote(con, name)
+            stages.promote(con, name)
 
 
 def test_a_training_run_whose_process_died_reads_as_interrupted(data, cli):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback
 
+from gristmill.store.db import Store
 from gristmill.train import registry
 from gristmill.train.config import DPOConfig, SFTConfig
 from gristmill.train.model import plan, quantization_config
@@ -47,10 +48,23 @@ def quick(cls, base: Path, **kw):
     return cls(**(settings | kw))
 
 
-def test_sft_drives_the_loss_down_and_registers_the_model(store, cli, tmp_path, tiny_base):
-    ingest_chats(cli, tmp_path)
+@pytest.fixture(scope="module")
+def sft_run(tmp_path_factory, tiny_base):
+    """One SFT run the tests below read: (store, outcome)."""
+    from gristmill.cli import main
+
+    folder = tmp_path_factory.mktemp("sft")
+    store = Store(folder / "store.duckdb")
+    records = [chat(f"{q} (#{i})", a) for i in range(8) for q, a in FACTS]
+    assert main(["ingest", str(write_jsonl(folder / "chats.jsonl", records)), "-d", "facts",
+                 "--store", str(store.path)]) == 0
     out = train(store.path, "facts", "sft", quick(SFTConfig, tiny_base, max_steps=24,
                                                    patience=None), quiet=True)
+    return store, out
+
+
+def test_sft_drives_the_loss_down_and_registers_the_model(sft_run):
+    store, out = sft_run
     assert out.status == "ok"
     curves = _curve(store, out.name)
     train_loss = [loss for _, loss in curves["train"]]
@@ -68,6 +82,42 @@ def test_sft_drives_the_loss_down_and_registers_the_model(store, cli, tmp_path, 
     assert row["metrics"]["tokens_per_s"] > 0 and row["metrics"]["peak_memory_gib"] > 0
     adapter = Path(row["adapter_path"])
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
+
+
+def test_merge_writes_the_merged_model_and_a_vllm_style_adapter(sft_run, tmp_path, capsys):
+    import torch
+    from peft import PeftModel
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    from gristmill.cli import main
+
+    store, out = sft_run
+    merged_dir = tmp_path / "merged"
+    assert main(["models", "merge", out.name, "-o", str(merged_dir), "--store",
+                 str(store.path)]) == 0
+    assert str(merged_dir) in capsys.readouterr().out
+    with store.read() as con:
+        base_path = registry.get(con, out.name)["base_path"]
+    ids = torch.tensor([[5, 900, 1200, 33, 7, 4100]])
+    merged = AutoModelForCausalLM.from_pretrained(str(merged_dir)).eval()
+    with_adapter = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base_path), str(merged_dir / "lora")).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids).logits,
+                                   with_adapter(input_ids=ids).logits, atol=1e-4, rtol=1e-4)
+        plain = AutoModelForCausalLM.from_pretrained(base_path)(input_ids=ids).logits
+    assert not torch.allclose(plain, merged(input_ids=ids).logits, atol=1e-3)  # it did change
+    # what vLLM's --enable-lora reads: the config and LoRA A/B weights of linear layers only
+    assert sorted(p.name for p in (merged_dir / "lora").iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors"]
+    with safe_open(str(merged_dir / "lora" / "adapter_model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert keys and all(k.startswith("base_model.model.model.layers.") for k in keys)
+    assert all(".lora_A.weight" in k or ".lora_B.weight" in k for k in keys)
+    assert (merged_dir / "tokenizer_config.json").is_file()
+    assert main(["models", "merge", out.name, "-o", str(merged_dir), "--store",
+                 str(store.path)]) == 2  # never over a folder that holds something
 
 
 def _curve(store, name: str) -> dict:
@@ -151,3 +201,47 @@ def test_the_qlora_plan_for_cuda_is_4bit_nf4_double_quant_bf16(tiny_base):
     cpu = plan(SFTConfig(base=str(tiny_base)), packing=True, on="cpu")
     assert not cpu.quantize and not cpu.bf16 and cpu.attention == "varlen_sdpa"
     assert quantization_config(cpu) is None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_qlora_on_cuda_trains_a_4bit_base_with_a_document_mask(store, cli, tmp_path, tiny_base):
+    import torch
+
+    ingest_chats(cli, tmp_path)
+    out = train(store.path, "facts", "sft", quick(SFTConfig, tiny_base, max_steps=8,
+                                                   patience=None), quiet=True)
+    with store.read() as con:
+        row = registry.get(con, out.name)
+    assert row["status"] == "ok" and row["hardware"]["device"] == "cuda"
+    assert row["metrics"]["peak_memory_gib"] > 0
+    p = plan(SFTConfig(base=str(tiny_base)), packing=True)
+    assert p.quantize and p.attention == "flex_attention"
+    from gristmill.train.model import load_base
+
+    model = load_base(tiny_base, p)
+    assert any(type(m).__name__ == "Linear4bit" for m in model.modules())
+    assert torch.cuda.max_memory_allocated() > 0
+
+
+def test_dpo_continues_an_sft_adapter_and_records_its_parent(sft_run, tiny_base, tmp_path):
+    from gristmill.cli import main
+
+    store, sft = sft_run
+    records = [{"prompt": [{"role": "user", "content": q}],
+                "chosen": [{"role": "assistant", "content": a}],
+                "rejected": [{"role": "assistant", "content": "No idea."}]} for q, a in FACTS]
+    assert main(["ingest", str(write_jsonl(tmp_path / "p.jsonl", records)), "-d", "prefs", "-f",
+                 "preference", "--store", str(store.path)]) == 0
+    out = train(store.path, "prefs", "dpo", quick(DPOConfig, tiny_base, lr=5e-5, max_steps=2,
+                                                   start_from=sft.name), quiet=True)
+    assert out.status == "ok"
+    with store.read() as con:
+        row = registry.get(con, out.name)
+        chain = registry.lineage(con, out.name)
+    assert row["parent"] == sft.name and row["kind"] == "dpo"
+    assert chain["parent"]["name"] == sft.name
+    assert chain["parent"]["versions"][0]["ref"] == "facts@1"
+    with pytest.raises(Exception, match="start_from"):
+        train(store.path, "prefs", "dpo", quick(DPOConfig, tiny_base, lr=5e-5,
+                                                start_from=out.name + "x"))

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     train = sub.add_parser("train", help="fine-tune a base model on a version (SFT, DPO)",
                            description="Fine-tune a local base model on a dataset version and "
                            "register the result (`gristmill models ls`).")
-    kinds = train.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kinds = train.add_subparsers(dest="kind", metavar="KIND", required=True,
+                                 help="sft or dpo")
     for kind, summary in KINDS.items():
         p = kinds.add_parser(kind, parents=[common], help=summary, description=summary + ". "
                              "Trains on the version's train split and evaluates on its val split "
@@ -40,7 +41,8 @@ def cmd_train(args) -> int:
 
     config = load_config(CONFIGS[args.kind], args.config, args.overrides, base=args.base)
     outcome = train(store_path(args.store), args.ref, args.kind, config,
-                    quiet=not progress(args), resume=args.resume)
+                    quiet=not progress(args), resume=args.resume,
+                    say=None if args.json or args.quiet else print)
     if args.json:
         emit_json({"model": outcome.name, "status": outcome.status,
                    "adapter": str(outcome.adapter) if outcome.adapter else None,

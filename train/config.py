@@ -51,7 +51,11 @@ class TrainConfig(BaseModel):
 
     # speed
     attention: Attention = "auto"  # auto: flex_attention on CUDA, varlen_sdpa on CPU
-    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU
+    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (or tuned)
+    # measure batch sizes and checkpointing for a few steps each and train with the fastest that
+    # fits memory_budget_gib (SFT); auto: on CUDA, not on CPU, where it costs minutes
+    tune: Literal["auto", "on", "off"] = "auto"
+    memory_budget_gib: float | None = Field(None, gt=0)  # default: 90% of the GPU, 60% of free RAM
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = []
 
 

@@ -104,7 +104,7 @@ def prepare(items: list[Item], render, max_length: int, on_bad: str) -> Prepared
             out.tokens += n_tokens
     if not out.train:
         raise GristmillError("no train example is left to train on: "
-                             + _reasons(out.used))
+                             + (_reasons(out.used) or "the train split is empty"))
     return out
 
 
@@ -113,10 +113,11 @@ def _reasons(used: list[tuple]) -> str:
     for _, _, reason, _ in used:
         if reason:
             counts[reason] = counts.get(reason, 0) + 1
-    return ", ".join(f"{n:,} {r}" for r, n in counts.items()) or "none read"
+    return ", ".join(f"{n:,} {r}" for r, n in counts.items())
 
 
 def dropped_summary(prepared: Prepared) -> str:
+    """`3 too_long, 1 unrenderable`, or empty when nothing was dropped."""
     return _reasons(prepared.used)
 
 

@@ -7,6 +7,25 @@ import sys
 import time
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+
+class Bar(ProgressCallback):
+    """transformers' bar, with the latest losses on it rather than a dict printed per step."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.training_bar is not None and logs:
+            shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "eval_loss")}
+            if shown:
+                self.training_bar.set_postfix(shown, refresh=False)
+
+
+def quiet_logs(trainer, bar: bool) -> None:
+    """No per-step dicts on stdout; a bar only when asked."""
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if bar:
+        trainer.add_callback(Bar())
 
 
 class Recorder(TrainerCallback):

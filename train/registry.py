@@ -30,7 +30,6 @@ _COLUMNS = (
     "hardware", "curves", "metrics", "pid", "error", "created_at", "ended_at",
 )
 _JSON = {"versions", "config", "packages", "hardware", "curves", "metrics"}
-_RANK = {"candidate": 0, "staging": 1, "production": 2}
 
 
 def start(con: duckdb.DuckDBPyConnection, *, kind: str, dataset: str, base_path: str,
@@ -55,7 +54,7 @@ def start(con: duckdb.DuckDBPyConnection, *, kind: str, dataset: str, base_path:
          base_digest, None, output_dir, _dumps(versions), _dumps(config), code_version(),
          _dumps(packages), _dumps(hardware), None, None, os.getpid(), None, datetime.now(), None],
     )
-    _enter(con, model_id, "candidate", None, "trained", invocation(f"train {kind}"))
+    enter_stage(con, model_id, "candidate", None, "trained", invocation(f"train {kind}"))
     return name
 
 
@@ -143,67 +142,7 @@ def history(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
 
 def shown_status(status: str, pid: int | None) -> str:
     """A run still marked training whose process is gone was interrupted (killed, crashed)."""
-    return "interrupted" if status == "training" and not _alive(pid) else status
-
-
-def promote(con: duckdb.DuckDBPyConnection, name: str, to: str | None = None,
-            reason: str | None = None) -> dict[str, Any]:
-    """Move a model one stage on (candidate → staging → production) or to `to`; entering
-    production archives the line's current production model."""
-    m = get(con, name)
-    current = m["stage"]
-    if to is None:
-        if current not in ("candidate", "staging"):
-            raise GristmillError(f"{name} is {current}: name the stage with --to "
-                                 "(staging, production or archived)")
-        to = "staging" if current == "candidate" else "production"
-    if to not in STAGES[1:]:
-        raise UsageError(f"cannot promote to {to!r}: expected staging, production or archived")
-    if to == current:
-        raise GristmillError(f"{name} is already {current}")
-    if to != "archived":
-        if current != "archived" and _RANK[current] > _RANK[to]:
-            raise GristmillError(f"{name} is {current}: promote moves forward; to replace it, "
-                                 f"promote another model or run `gristmill models rollback {m['line']}`")
-        if m["status"] != "ok":
-            raise GristmillError(f"cannot promote {name} to {to}: its training status is "
-                                 f"{m['status']} (only runs that finished ok can be promoted)")
-    command = invocation(f"models promote {name}")
-    archived = []
-    if to == "production":
-        for (other_id, other) in con.execute(
-            "SELECT model_id, name FROM models WHERE line = ? AND stage = 'production' "
-            "AND model_id <> ? ORDER BY model_id", [m["line"], m["model_id"]]).fetchall():
-            _enter(con, other_id, "archived", "production", f"replaced by {name}", command)
-            archived.append(other)
-    _enter(con, m["model_id"], to, current, reason, command)
-    return {"model": name, "line": m["line"], "from": current, "to": to, "reason": reason,
-            "archived": archived}
-
-
-def rollback(con: duckdb.DuckDBPyConnection, line_or_model: str,
-             reason: str | None = None) -> dict[str, Any]:
-    """Archive the line's production model and restore the one that was production before it.
-    Like an undo, a second rollback swaps them back."""
-    line = _line(con, line_or_model)
-    live = con.execute("SELECT model_id, name FROM models WHERE line = ? AND stage = 'production'",
-                       [line]).fetchall()
-    if not live:
-        raise GristmillError(f"line {line} has no production model to roll back")
-    current_id, current = live[0]
-    before = con.execute(
-        "SELECT m.model_id, m.name, m.stage FROM model_stages s JOIN models m USING (model_id) "
-        "WHERE m.line = ? AND s.stage = 'production' AND m.model_id <> ? "
-        "ORDER BY s.entered_at DESC, s.rowid DESC LIMIT 1", [line, current_id]).fetchall()
-    if not before:
-        raise GristmillError(f"nothing to roll back to: {current} is the first production model "
-                             f"of line {line}")
-    restored_id, restored, previous = before[0]
-    why = f": {reason}" if reason else ""
-    command = invocation(f"models rollback {line_or_model}")
-    _enter(con, current_id, "archived", "production", f"rolled back to {restored}{why}", command)
-    _enter(con, restored_id, "production", previous, f"rollback from {current}{why}", command)
-    return {"line": line, "from": current, "to": restored, "reason": reason}
+    return "interrupted" if status == "training" and not alive(pid) else status
 
 
 def lineage(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
@@ -265,22 +204,11 @@ def models_for_example(con: duckdb.DuckDBPyConnection, example_id_or_prefix: str
             for n, k, ln, st, status, pid, created, split in rows]
 
 
-def _enter(con: duckdb.DuckDBPyConnection, model_id: int, stage: str, previous: str | None,
+def enter_stage(con: duckdb.DuckDBPyConnection, model_id: int, stage: str, previous: str | None,
            reason: str | None, command: str) -> None:
     con.execute("UPDATE models SET stage = ? WHERE model_id = ?", [stage, model_id])
     con.execute("INSERT INTO model_stages VALUES (?, ?, ?, ?, ?, ?)",
                 [model_id, stage, previous, reason, datetime.now(), command])
-
-
-def _line(con: duckdb.DuckDBPyConnection, line_or_model: str) -> str:
-    rows = con.execute("SELECT line FROM models WHERE name = ?", [line_or_model]).fetchall()
-    if rows:
-        return rows[0][0]
-    lines = [r[0] for r in con.execute("SELECT DISTINCT line FROM models ORDER BY 1").fetchall()]
-    if line_or_model in lines:
-        return line_or_model
-    raise GristmillError(f"no model or line named {line_or_model!r} "
-                         f"(lines: {', '.join(lines) if lines else 'none yet'})")
 
 
 def _model_id(con: duckdb.DuckDBPyConnection, name: str) -> int:
@@ -295,7 +223,7 @@ def _decode(row: tuple) -> dict[str, Any]:
     return m
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

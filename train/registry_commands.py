@@ -112,7 +112,7 @@ def cmd_promote(args) -> int:
     from gristmill.output import emit_json, summary
     from gristmill.store.runs import writing
     from gristmill.store.views import open_store
-    from gristmill.train.registry import promote
+    from gristmill.train.stages import promote
 
     config = {"model": args.model, "to": args.to, "reason": args.reason}
     with writing(open_store(args), "models promote", config) as run, run.commit() as con:
@@ -128,7 +128,7 @@ def cmd_rollback(args) -> int:
     from gristmill.output import emit_json, summary
     from gristmill.store.runs import writing
     from gristmill.store.views import open_store
-    from gristmill.train.registry import rollback
+    from gristmill.train.stages import rollback
 
     config = {"target": args.target, "reason": args.reason}
     with writing(open_store(args), "models rollback", config) as run, run.commit() as con:

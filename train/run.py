@@ -9,7 +9,7 @@ pid (read as interrupted) and its checkpoints on disk for `--resume`.
 from __future__ import annotations
 
 import json
-import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from gristmill.store.lock import WriterLock
 from gristmill.store.runs import invocation
 from gristmill.store.versions import resolve
 from gristmill.train import data as train_data
-from gristmill.train import registry
+from gristmill.train import registry, tune
 from gristmill.train.base_model import resolve_base
 from gristmill.train.config import DPOConfig, SFTConfig, TrainConfig
 
@@ -54,9 +54,9 @@ class Outcome:
 
 
 def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: bool = False,
-          resume: str | None = None, callbacks: list | None = None) -> Outcome:
+          resume: str | None = None, callbacks: list | None = None, say=None) -> Outcome:
     """Train `kind` (sft | dpo) on the version `ref`; with `resume`, continue that model's run
-    from its last checkpoint under its recorded config."""
+    from its last checkpoint under its recorded config. `say` hears the tuning trials."""
     from gristmill.train.model import hardware, load_tokenizer, packages, plan
 
     store = Store(store_path)
@@ -77,6 +77,10 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
     render = (train_data.dpo_renderer(tokenizer) if kind == "dpo"
               else train_data.sft_renderer(tokenizer, config.assistant_only))
     prepared = train_data.prepare(items, render, config.max_length, config.bad_examples)
+    trials = []
+    if kind == "sft" and not resume and tune.wanted(config, p):
+        config, p, trials = tune.choose(config, p, tokenizer, base.folder, prepared,
+                                        say or (lambda line: None))
 
     command = invocation(f"train {kind}")
     if resume:
@@ -98,15 +102,22 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
             registry.set_output_dir(con, name, str(out))
             registry.record_examples(con, name, prepared.used)
     return _fit(store, name, kind, config, p, tokenizer, base.folder, parent, prepared, out,
-                quiet, bool(resume), callbacks or [])
+                quiet, bool(resume), callbacks or [], tune.as_records(trials))
 
 
 def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared, out, quiet,
-         resuming, extra) -> Outcome:
+         resuming, extra, trials) -> Outcome:
     from gristmill.train import trainers
     from gristmill.train.model import load_base
-    from gristmill.train.recorder import Recorder
+    from gristmill.train.recorder import Recorder, quiet_logs
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    if quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     recorder = Recorder()
     status, error, adapter = "failed", None, None
     try:
@@ -117,6 +128,7 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
             model = PeftModel.from_pretrained(model, parent["adapter_path"], is_trainable=True)
         build = trainers.dpo_trainer if kind == "dpo" else trainers.sft_trainer
         trainer = build(model, tokenizer, config, p, prepared, out, quiet, [recorder, *extra])
+        quiet_logs(trainer, bar=not quiet)
         trainer.train(resume_from_checkpoint=resuming and _has_checkpoint(out))
         recorder.stopped_early = _stopped_early(trainer)
         finished = recorder.steps >= trainer.state.max_steps or recorder.stopped_early
@@ -131,7 +143,7 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
         error = f"{type(e).__name__}: {e}"
         raise
     finally:
-        metrics = recorder.metrics()
+        metrics = recorder.metrics() | ({"tuning": trials} if trials else {})
         with WriterLock(store.path, invocation(f"train {kind}")), store.write() as con, \
                 transaction(con):
             registry.finish(con, name, status=status,
@@ -157,7 +169,10 @@ def _parent(store: Store, config: DPOConfig) -> dict | None:
     if not config.start_from:
         return None
     with store.read() as con:
-        row = registry.get(con, config.start_from)
+        try:
+            row = registry.get(con, config.start_from)
+        except GristmillError as e:
+            raise UsageError(f"start_from: {e}") from None
     if row["status"] != "ok" or not row["adapter_path"] or not Path(row["adapter_path"]).is_dir():
         raise GristmillError(f"start_from {row['name']}: the model has no finished adapter "
                              f"(status {row['status']})")
@@ -172,18 +187,8 @@ def _resumed(row: dict, kind: str) -> tuple[TrainConfig, str]:
         raise UsageError(f"{row['name']} is a {row['kind']} run, not {kind}")
     if row["status"] == "ok":
         raise UsageError(f"{row['name']} finished; there is nothing to resume")
-    if row["status"] == "training" and _alive(row["pid"]):
+    if row["status"] == "training" and registry.alive(row["pid"]):
         raise UsageError(f"{row['name']} is still training (pid {row['pid']})")
     config = CONFIGS[kind](**(row["config"] if isinstance(row["config"], dict)
                               else json.loads(row["config"])))
     return config, row["versions"][0]["ref"]
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
