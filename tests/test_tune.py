@@ -71,3 +71,6 @@ def test_a_tuned_run_records_its_trials_and_trains_with_the_choice(store, cli, t
     best = max(trials, key=lambda t: t["tokens_per_s"])
     assert row["config"]["batch_size"] == best["batch_size"] and row["config"]["tune"] == "off"
     assert row["status"] == "ok"
+    code, shown, _ = cli("models", "show", out.name)
+    assert code == 0
+    assert f"batch {best['batch_size']}: {best['tokens_per_s']:,.0f} tokens/s" in shown

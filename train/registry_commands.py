@@ -220,7 +220,11 @@ def _print_model(m: dict, seen: dict, stages: list[dict]) -> None:
     row("train loss", curve_summary(curves.get("train") or []))
     row("eval loss", curve_summary(curves.get("eval") or []))
     if m["metrics"]:
-        row("metrics", ", ".join(f"{k} {v}" for k, v in m["metrics"].items()))
+        shown = {k: v for k, v in m["metrics"].items() if k != "tuning"}
+        row("metrics", ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in shown.items()))
+        if m["metrics"].get("tuning"):
+            row("tuning", "; ".join(_trial(t) for t in m["metrics"]["tuning"]))
     row("config", json.dumps(m["config"], sort_keys=True))
     row("code", m["code_version"])
     row("packages", ", ".join(f"{k} {v}" for k, v in sorted((m["packages"] or {}).items())) or "-")
@@ -258,3 +262,9 @@ def _print_lineage(node: dict, indent: str) -> None:
 
 def _loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _trial(t: dict) -> str:
+    what = f"batch {t['batch_size']}{' + checkpointing' if t['gradient_checkpointing'] else ''}"
+    got = t["error"] or f"{t['tokens_per_s']:,.0f} tokens/s, {t['peak_gib']:.2f} GiB"
+    return f"{what}: {got}{'' if t['fits'] else ' (over budget)'}"
