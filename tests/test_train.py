@@ -145,6 +145,8 @@ def test_a_resumed_run_repeats_the_uninterrupted_loss_curve(store, cli, tmp_path
     assert cut.status == "stopped"
     resumed = train(store.path, "facts", "sft", config, quiet=True, resume=cut.name)
     assert resumed.name == cut.name and resumed.status == "ok"
+    assert resumed.metrics["train_tokens"] == whole.metrics["train_tokens"]
+    assert resumed.metrics["tokens_per_s"] > 0
     a, b = _curve(store, whole.name), _curve(store, cut.name)
     assert [s for s, _ in a["train"]] == [s for s, _ in b["train"]]
     assert [loss for _, loss in b["train"]] == pytest.approx([loss for _, loss in a["train"]],

@@ -32,7 +32,9 @@ class Recorder(TrainerCallback):
     def __init__(self) -> None:
         self.train: list[list[float]] = []
         self.eval: list[list[float]] = []
-        self.tokens = 0.0
+        self.tokens = 0.0  # trained in this process
+        self.resumed_tokens = 0.0  # trained before a resume, from the checkpoint's history
+        self._counter = 0.0
         self.started = time.monotonic()
         self.steps = 0
         self.epoch = 0.0
@@ -43,8 +45,9 @@ class Recorder(TrainerCallback):
         # a resumed run starts from its checkpoint's history, so the curves stay whole
         self.train = [[h["step"], h["loss"]] for h in state.log_history if "loss" in h]
         self.eval = [[h["step"], h["eval_loss"]] for h in state.log_history if "eval_loss" in h]
-        self.resumed_tokens = self.tokens = float(
+        self.resumed_tokens = self._counter = float(
             max((h.get("num_tokens", 0) for h in state.log_history), default=0))
+        self.tokens = 0.0
         self.started = time.monotonic()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -53,8 +56,10 @@ class Recorder(TrainerCallback):
             self.train.append([state.global_step, float(logs["loss"])])
         if "eval_loss" in logs:
             self.eval.append([state.global_step, float(logs["eval_loss"])])
-        if "num_tokens" in logs:
-            self.tokens = float(logs["num_tokens"])
+        if "num_tokens" in logs:  # a running count, which a resumed trainer may restart at 0
+            n = float(logs["num_tokens"])
+            self.tokens += n - self._counter if n >= self._counter else n
+            self._counter = n
 
     def on_train_end(self, args, state, control, **kwargs):
         self.steps = state.global_step
@@ -64,9 +69,9 @@ class Recorder(TrainerCallback):
 
     def metrics(self) -> dict:
         seconds = time.monotonic() - self.started
-        trained = self.tokens - self.resumed_tokens
+        trained = self.tokens
         out = {"steps": self.steps, "epochs": round(self.epoch, 3),
-               "train_tokens": int(self.tokens), "seconds": round(seconds, 1),
+               "train_tokens": int(self.resumed_tokens + self.tokens), "seconds": round(seconds, 1),
                "tokens_per_s": round(trained / seconds, 1) if seconds > 0 else None,
                "peak_memory_gib": round(peak_memory_gib(), 2)}
         if self.train:
