@@ -17,7 +17,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 CONFIGS = {
@@ -42,7 +41,7 @@ def examples(n: int, vocab: int, seed: int = 0) -> list[dict]:
 def worker(config: str, model_dir: str, steps: int, batch: int, max_length: int) -> dict:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig as TRLConfig
     from trl import SFTTrainer
 
@@ -51,21 +50,11 @@ def worker(config: str, model_dir: str, steps: int, batch: int, max_length: int)
     from gristmill.train.data import Prepared
     from gristmill.train.model import load_base, lora_config, plan
     from gristmill.train.recorder import peak_memory_gib
+    from gristmill.train.tune import Clock
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     tok.pad_token = tok.pad_token or tok.eos_token
     rows = examples(batch * steps * 8, len(tok))
-
-    class Clock(TrainerCallback):
-        """Tokens and time after the first (warm-up) step."""
-
-        def __init__(self):
-            self.t0, self.tokens0, self.tokens = None, 0, 0
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            self.tokens = float((logs or {}).get("num_tokens", self.tokens))
-            if state.global_step == 1 and self.t0 is None:
-                self.t0, self.tokens0 = time.perf_counter(), self.tokens
 
     clock = Clock()
     out = Path(tempfile.mkdtemp())
@@ -88,8 +77,7 @@ def worker(config: str, model_dir: str, steps: int, batch: int, max_length: int)
                              train_dataset=Dataset.from_list(rows),
                              peft_config=lora_config(ours), callbacks=[clock])
     trainer.train()
-    seconds = time.perf_counter() - clock.t0
-    return {"config": config, "tokens_per_s": (clock.tokens - clock.tokens0) / seconds,
+    return {"config": config, "tokens_per_s": clock.rate(),
             "peak_gib": peak_memory_gib(), "steps": steps}
 
 

@@ -104,21 +104,18 @@ def prepare(items: list[Item], render, max_length: int, on_bad: str) -> Prepared
             out.tokens += n_tokens
     if not out.train:
         raise GristmillError("no train example is left to train on: "
-                             + (_reasons(out.used) or "the train split is empty"))
+                             + (dropped_summary(out.used) or "the train split is empty"))
     return out
 
 
-def _reasons(used: list[tuple]) -> str:
+def dropped_summary(used: list[tuple]) -> str:
+    """`3 too_long, 1 unrenderable`, or empty when nothing was dropped."""
     counts: dict[str, int] = {}
     for _, _, reason, _ in used:
         if reason:
             counts[reason] = counts.get(reason, 0) + 1
     return ", ".join(f"{n:,} {r}" for r, n in counts.items())
 
-
-def dropped_summary(prepared: Prepared) -> str:
-    """`3 too_long, 1 unrenderable`, or empty when nothing was dropped."""
-    return _reasons(prepared.used)
 
 
 def chat_messages(item: Item) -> list[dict]:

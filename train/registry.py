@@ -91,12 +91,18 @@ def set_output_dir(con: duckdb.DuckDBPyConnection, name: str, output_dir: str) -
                 [output_dir, _model_id(con, name)])
 
 
+def check_resumable(m: dict[str, Any]) -> None:
+    """A resume continues a stopped, failed or interrupted run, never a finished or live one."""
+    if m["status"] in ("ok", "training"):  # shown_status: training means its process lives
+        live = f" (pid {m['pid']})" if m["status"] == "training" else ""
+        raise UsageError(f"{m['name']} is {m['status']}{live}: only a stopped, failed or "
+                         "interrupted run can be resumed")
+
+
 def reopen(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Mark a stopped, failed or interrupted run as training again, in this process (a resume)."""
     m = get(con, name)
-    if m["status"] in ("ok", "training"):
-        raise GristmillError(f"{name} is {m['status']}: only a stopped, failed or interrupted run "
-                             "can be resumed")
+    check_resumable(m)
     con.execute("UPDATE models SET status = 'training', pid = ?, error = NULL, ended_at = NULL "
                 "WHERE model_id = ?", [os.getpid(), m["model_id"]])
 
@@ -142,7 +148,7 @@ def history(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
 
 def shown_status(status: str, pid: int | None) -> str:
     """A run still marked training whose process is gone was interrupted (killed, crashed)."""
-    return "interrupted" if status == "training" and not alive(pid) else status
+    return "interrupted" if status == "training" and not _alive(pid) else status
 
 
 def lineage(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
@@ -223,7 +229,7 @@ def _decode(row: tuple) -> dict[str, Any]:
     return m
 
 
-def alive(pid: int | None) -> bool:
+def _alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

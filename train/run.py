@@ -8,7 +8,6 @@ pid (read as interrupted) and its checkpoints on disk for `--resume`.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +67,7 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
     p = plan(config, packing)
     base = resolve_base(config.base)
     tokenizer = load_tokenizer(base.folder)
-    parent = _parent(store, config) if isinstance(config, DPOConfig) else None
+    parent = _parent(store, config, base.digest) if isinstance(config, DPOConfig) else None
     with store.read() as con:
         version = resolve(con, ref)
         kinds = ("preference",) if kind == "dpo" else ("chat", "preference", "text")
@@ -150,7 +149,7 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
                             adapter_path=str(adapter) if adapter else None,
                             curves={"train": recorder.train, "eval": recorder.eval},
                             metrics=metrics, error=error)
-    return Outcome(name, kind, status, adapter, metrics, train_data.dropped_summary(prepared))
+    return Outcome(name, kind, status, adapter, metrics, train_data.dropped_summary(prepared.used))
 
 
 def _stopped_early(trainer) -> bool:
@@ -165,7 +164,7 @@ def _has_checkpoint(out: Path) -> bool:
     return any((out / "checkpoints").glob("checkpoint-*"))
 
 
-def _parent(store: Store, config: DPOConfig) -> dict | None:
+def _parent(store: Store, config: DPOConfig, base_digest: str) -> dict | None:
     if not config.start_from:
         return None
     with store.read() as con:
@@ -176,7 +175,7 @@ def _parent(store: Store, config: DPOConfig) -> dict | None:
     if row["status"] != "ok" or not row["adapter_path"] or not Path(row["adapter_path"]).is_dir():
         raise GristmillError(f"start_from {row['name']}: the model has no finished adapter "
                              f"(status {row['status']})")
-    if row["base_digest"] != resolve_base(config.base).digest:
+    if row["base_digest"] != base_digest:
         raise UsageError(f"start_from {row['name']} was trained on another base "
                          f"({row['base_source']}); set base to it")
     return row
@@ -185,10 +184,5 @@ def _parent(store: Store, config: DPOConfig) -> dict | None:
 def _resumed(row: dict, kind: str) -> tuple[TrainConfig, str]:
     if row["kind"] != kind:
         raise UsageError(f"{row['name']} is a {row['kind']} run, not {kind}")
-    if row["status"] == "ok":
-        raise UsageError(f"{row['name']} finished; there is nothing to resume")
-    if row["status"] == "training" and registry.alive(row["pid"]):
-        raise UsageError(f"{row['name']} is still training (pid {row['pid']})")
-    config = CONFIGS[kind](**(row["config"] if isinstance(row["config"], dict)
-                              else json.loads(row["config"])))
-    return config, row["versions"][0]["ref"]
+    registry.check_resumable(row)
+    return CONFIGS[kind](**row["config"]), row["versions"][0]["ref"]

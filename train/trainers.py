@@ -15,7 +15,6 @@ from gristmill.train.model import Plan
 
 def common_args(config: TrainConfig, p: Plan, out: Path, has_val: bool, quiet: bool) -> dict:
     """TrainingArguments both trainers share: schedule, evaluation, checkpoints, logging."""
-    evaluating = has_val
     return dict(
         output_dir=str(out / "checkpoints"), seed=config.seed, data_seed=config.seed,
         num_train_epochs=config.epochs, max_steps=config.max_steps,
@@ -23,10 +22,10 @@ def common_args(config: TrainConfig, p: Plan, out: Path, has_val: bool, quiet: b
         gradient_accumulation_steps=config.grad_accum, learning_rate=config.lr,
         lr_scheduler_type=config.schedule, warmup_steps=config.warmup_ratio,
         max_grad_norm=config.max_grad_norm, weight_decay=config.weight_decay,
-        eval_strategy="steps" if evaluating else "no", eval_steps=config.eval_steps,
+        eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
         save_strategy="steps", save_steps=config.eval_steps,
-        save_total_limit=config.keep_checkpoints, load_best_model_at_end=evaluating,
-        metric_for_best_model="eval_loss" if evaluating else None, greater_is_better=False,
+        save_total_limit=config.keep_checkpoints, load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss" if has_val else None, greater_is_better=False,
         logging_steps=1, logging_first_step=True, report_to=list(config.report_to),
         use_cpu=p.device == "cpu", bf16=p.bf16, fp16=False,
         activation_checkpointing=p.gradient_checkpointing,

@@ -100,7 +100,7 @@ def measure(config: SFTConfig, p: Plan, batch: int, tokenizer, base_folder: Path
                                              "eval_steps": 10**9, "patience": None,
                                              "report_to": []})
     out = Path(tempfile.mkdtemp(prefix="gristmill-tune-"))
-    clock, peak = _Clock(), _Peak(p.device)
+    clock, peak = Clock(), _Peak(p.device)
     model = trainer = None
     try:
         model = load_base(base_folder, p)
@@ -127,7 +127,7 @@ def as_records(trials: list[Trial]) -> list[dict]:
     return [asdict(t) for t in trials]
 
 
-class _Clock(TrainerCallback):
+class Clock(TrainerCallback):
     """Tokens per second after the first step."""
 
     def __init__(self) -> None:
