@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill import demo_command
     from gristmill.curation import commands as curation_commands
     from gristmill.curation import leakage_command
+    from gristmill.evals import commands as eval_commands
     from gristmill.store import commands as store_commands
     from gristmill.synth import commands as synth_commands
     from gristmill.train import commands as train_commands
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth_commands.register(sub, common)
     train_commands.register(sub, common)
     registry_commands.register(sub, common)
+    eval_commands.register(sub, common)
     demo_command.register(sub, common)
     return parser
 

@@ -189,6 +189,48 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "evals: generated answers cached by (model, prompt, parameters), runs and per-item scores",
+        """
+        CREATE TABLE eval_outputs (
+            output_key VARCHAR NOT NULL,    -- sha256 of the model, the prompt and the parameters
+            model VARCHAR NOT NULL,         -- what answered: a registry model, base:DIGEST, an endpoint
+            prompt VARCHAR NOT NULL,        -- JSON: the messages sent
+            params VARCHAR NOT NULL,        -- JSON: the pinned generation parameters
+            output VARCHAR,                 -- the answer (NULL: generation failed, see error)
+            error VARCHAR,
+            tokens INTEGER,
+            call_id BIGINT,                 -- the llm_calls row, for an endpoint's answer
+            run_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE eval_runs (
+            eval_id BIGINT NOT NULL,
+            run_id BIGINT NOT NULL,
+            suite VARCHAR NOT NULL,
+            suite_digest VARCHAR NOT NULL,
+            config VARCHAR NOT NULL,        -- JSON: the suite as run
+            candidate VARCHAR NOT NULL,
+            baseline VARCHAR,
+            verdict VARCHAR NOT NULL,       -- pass | warn | fail
+            report VARCHAR NOT NULL,        -- JSON: what the HTML, Markdown and JSON reports show
+            report_dir VARCHAR,
+            override VARCHAR,               -- a recorded reason to pass despite contamination
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE eval_scores (
+            eval_id BIGINT NOT NULL,
+            task VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,          -- candidate | baseline
+            example_id VARCHAR NOT NULL,    -- the golden item (content id)
+            metric VARCHAR NOT NULL,
+            value DOUBLE,                   -- NULL: nothing to score
+            output_key VARCHAR,
+            detail VARCHAR                  -- JSON: a judge's verdicts with their call ids, a label
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -49,13 +49,14 @@ class Template:
 class Templates:
     """The shipped templates with the user's overrides laid over them."""
 
-    def __init__(self, overrides: dict[str, Path] | None = None):
+    def __init__(self, overrides: dict[str, Path] | None = None, shipped: Path = SHIPPED):
         self.overrides = dict(overrides or {})
+        self.shipped = shipped  # the folder of defaults: the generators' or the eval judges'
         self._read: dict[str, Template] = {}  # each read and parsed once per run
-        unknown = sorted(set(self.overrides) - set(shipped_names()))
+        unknown = sorted(set(self.overrides) - set(shipped_names(shipped)))
         if unknown:
             raise UsageError(f"no template named {unknown[0]!r} to override "
-                             f"(templates: {', '.join(shipped_names())})")
+                             f"(templates: {', '.join(shipped_names(shipped))})")
 
     def get(self, name: str) -> Template:
         if name not in self._read:
@@ -68,7 +69,7 @@ class Templates:
         path = self.overrides.get(name)
         origin = str(path) if path else "shipped"
         try:
-            source = (path or SHIPPED / f"{name}.j2").read_text(encoding="utf-8")
+            source = (path or self.shipped / f"{name}.j2").read_text(encoding="utf-8")
         except OSError as e:
             raise UsageError(f"cannot read template {name} from {origin}: {e.strerror or e}") from None
         try:
@@ -78,8 +79,8 @@ class Templates:
         return Template(name, source, origin)
 
 
-def shipped_names() -> list[str]:
-    return sorted(p.stem for p in SHIPPED.glob("*.j2"))
+def shipped_names(directory: Path = SHIPPED) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.j2"))
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Path]:
