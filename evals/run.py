@@ -9,19 +9,20 @@ embedded judge server never run at once: on two cores they would only slow each 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from gristmill.evals import builtin, judge
 from gristmill.evals.answer import Checkpoints, answer
-from gristmill.evals.candidates import Candidate, resolve_candidate
+from gristmill.evals.candidates import resolve_candidate
 from gristmill.evals.items import load_items
+from gristmill.evals.record import store_run, write_reports
 from gristmill.evals.scoring import item_score
+from gristmill.evals.servers import Servers
+from gristmill.evals.servers import templates as servers_templates
 from gristmill.evals.suite import Suite
 from gristmill.evals.verdict import Scores, pairwise_summary, slices, summarize, verdict, worst
 from gristmill.store.db import Store
@@ -61,7 +62,7 @@ def run_eval(store: Store, suite: Suite, candidate: str, baseline: str | None = 
               "candidate": sides["candidate"].describe(), "override": override,
               "baseline": sides["baseline"].describe() if baseline else None}
     warnings: list[str] = []
-    with writing(store, "eval run", config) as run, _Servers(store, run, suite) as servers:
+    with writing(store, "eval run", config) as run, Servers(store, run, suite) as servers:
         cp = Checkpoints(run)
         answers: dict[str, dict[str, list[str | None]]] = {}
         for side, who in sides.items():
@@ -85,11 +86,13 @@ def run_eval(store: Store, suite: Suite, candidate: str, baseline: str | None = 
         say("  contamination: golden sets against the candidate's training data")
         contamination = check(store, sides["candidate"], golden, override, progress)
         report = _report(suite, sides, tasks, scores, judged_report, contamination, params, warnings)
+        run.stats = {"calls": servers.stats(), "answers": {s: len(a) for s, a in answers.items()},
+                     "verdict": report["verdict"]}
         with run.commit() as con:
             cp.flush(con)
-            eval_id = _store(con, run.id, suite, config, report, out_dir, override, scores)
+            eval_id = store_run(con, run.id, suite, config, report, out_dir, override, scores)
     report["run_id"] = eval_id
-    report_dir = _write(report, out_dir, suite.name, eval_id)
+    report_dir = write_reports(report, out_dir, suite.name, eval_id)
     return Outcome(eval_id, report["verdict"], report, report_dir)
 
 
@@ -187,7 +190,7 @@ def _judge(suite: Suite, tasks, scores: dict[str, Scores], servers, cp: Checkpoi
 
 def _judge_chunks(suite, metric, items, s: Scores, side: str, calls, cp, progress) -> judge.Judged:
     whole = judge.Judged([], [], [[] for _ in range(suite.judge.repeats)])
-    templates = _templates()
+    templates = servers_templates()
     with _bar(progress, len(items), f"judge {metric.label}") as bar:
         for start in range(0, len(items), JUDGE_CHUNK):
             part = slice(start, start + JUDGE_CHUNK)
@@ -253,47 +256,6 @@ def _report(suite: Suite, sides, tasks, scores, judged, contamination, params, w
             "params": params, "data": {name: origin for name, (_, _, origin) in tasks.items()}}
 
 
-def _store(con, run_id: int, suite: Suite, config, report, out_dir, override, scores) -> int:
-    ((eval_id,),) = con.execute("SELECT coalesce(max(eval_id), 0) + 1 FROM eval_runs").fetchall()
-    report["run_id"] = eval_id
-    where = str(_dir(out_dir, suite.name, eval_id).resolve())
-    con.execute("INSERT INTO eval_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "current_localtimestamp())",
-                [eval_id, run_id, suite.name, suite.digest(), _dumps(config),
-                 report["candidate"]["name"], (report["baseline"] or {}).get("name"),
-                 report["verdict"], _dumps(report), where, override])
-    rows = []
-    for task, s in scores.items():
-        for (metric, side), values in s.values.items():
-            details = s.details.get((metric, side)) or [None] * len(values)
-            rows += [(eval_id, task, side, item.id, metric, v, None, _dumps(d) if d else None)
-                     for item, v, d in zip(s.items, values, details, strict=True)]
-    con.executemany("INSERT INTO eval_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return eval_id
-
-
-def _dir(out_dir: Path | None, suite: str, eval_id: int) -> Path:
-    return out_dir if out_dir is not None else Path("eval-reports") / f"{suite}-{eval_id}"
-
-
-def _write(report: dict, out_dir: Path | None, suite: str, eval_id: int) -> Path:
-    from gristmill.evals.report_html import page
-    from gristmill.evals.report_md import markdown
-
-    where = _dir(out_dir, suite, eval_id)
-    where.mkdir(parents=True, exist_ok=True)
-    (where / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-    (where / "report.md").write_text(markdown(report), encoding="utf-8")
-    (where / "report.html").write_text(page(report), encoding="utf-8")
-    return where
-
-
-def _templates():
-    from gristmill.synth.templates import Templates
-
-    return Templates(shipped=Path(__file__).resolve().parent / "templates")
-
-
 def _bar(show: bool, total: int, desc: str):
     if not show:
         return _NoBar()
@@ -310,53 +272,4 @@ class _NoBar(nullcontext):
         return self
 
 
-class _Servers:
-    """Call layers for endpoints, the embedded llama.cpp server started only when first needed."""
 
-    def __init__(self, store: Store, run, suite: Suite):
-        self.store, self.run, self.suite = store, run, suite
-        self._stack = ExitStack()
-        self._local = None
-        self._layers: dict[str, Any] = {}
-        self._ids = None
-
-    def __enter__(self) -> _Servers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
-
-    def _layer(self, endpoint, cp: Checkpoints):
-        from gristmill.synth.calls import Calls, call_ids
-
-        key = f"{endpoint.base_url}|{endpoint.model}"
-        if key not in self._layers:
-            self._ids = self._ids or call_ids(self.store)
-            self._layers[key] = Calls(self.store, self.run.id, endpoint, ids=self._ids)
-            cp.layers.append(self._layers[key])
-        return self._layers[key]
-
-    def local(self):
-        if self._local is None:
-            from gristmill.synth.server import local_server
-
-            slots = self.suite.judge.concurrency or 4
-            self._local = self._stack.enter_context(local_server(slots=slots)).endpoint
-        return self._local
-
-    def calls_for(self, who: Candidate, cp: Checkpoints):
-        return self._layer(who.endpoint or self.local(), cp)
-
-    def judge_calls(self, cp: Checkpoints):
-        from gristmill.synth.endpoint import load_endpoint
-
-        j = self.suite.judge
-        endpoint = load_endpoint(j.endpoint) if j.endpoint else self.local()
-        if j.concurrency:
-            endpoint = endpoint.model_copy(update={"concurrency": j.concurrency})
-        return self._layer(endpoint, cp)
-
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

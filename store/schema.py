@@ -226,7 +226,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             example_id VARCHAR NOT NULL,    -- the golden item (content id)
             metric VARCHAR NOT NULL,
             value DOUBLE,                   -- NULL: nothing to score
-            output_key VARCHAR,
             detail VARCHAR                  -- JSON: a judge's verdicts with their call ids, a label
         );
         """,
