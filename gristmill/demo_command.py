@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--train-steps", type=int, default=6, metavar="N",
                    help="steps of the demo's LoRA SFT run of SmolLM2 on CPU (default 6, about "
                    "two minutes; 0 skips training)")
+    p.add_argument("--eval-items", type=int, default=40, metavar="N",
+                   help="golden items the closing eval answers with the trained model and its "
+                   "base (default 40; 0 skips the eval)")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -114,6 +117,10 @@ def cmd_demo(args) -> int:
         print(f"8. train: {args.train_steps} steps of LoRA SFT of SmolLM2 on the curated "
               f"{final['support'].ref} train split (CPU; eval loss on its val split)")
         model = _train(store, final["support"].ref, args.train_steps, not progress(args))
+        if args.eval_items > 0:
+            print(f"9. eval: {model} against its base on golden@1 (ROUGE-L, token F1, a pairwise "
+                  "judge with swapped orders), the safety prompts and an MMLU subset")
+            report = _eval(store, model, args.dir / "eval-reports", args.eval_items, progress(args))
     s = f" --store {store.path}" if args.store is None else ""
     hints = [
         (f"gristmill removed support{s}", "every removal, with its step, reason and evidence"),
@@ -124,6 +131,9 @@ def cmd_demo(args) -> int:
         (f"gristmill runs{s}", "every writing command, with its config and stats"),
         *([(f"gristmill models show {model}{s}", "the trained model: data, config, loss "
             "curves, lineage")] if split and args.train_steps > 0 else []),
+        *([(str(report / "report.html"), "the eval report: verdict, intervals, judge, worst "
+            "cases"), (f"gristmill eval history{s}", "every eval run, over time")]
+          if split and args.train_steps > 0 and args.eval_items > 0 else []),
         (str(files.labels), "what was planted, to score curation against"),
         (str(store.path), "plain SQL tables: open it with any DuckDB client"),
     ]
@@ -161,6 +171,24 @@ def _train(store, ref: str, steps: int, quiet: bool) -> str:
     outcome = train(store.path, ref, "sft", config, quiet=quiet)
     print(f"   {outcome.line()}")
     return outcome.name
+
+
+def _eval(store, model: str, out: Path, items: int, bars: bool) -> Path:
+    """The shipped demo suite, the candidate against its own base; answers are cached, so a
+    second demo run only re-scores."""
+    from gristmill import evals
+    from gristmill.evals.run import run_eval
+    from gristmill.evals.suite import load_suite
+
+    suite = load_suite(Path(evals.__file__).resolve().parent / "suites" / "demo.yaml")
+    suite.tasks[0].limit = items
+    outcome = run_eval(store, suite, model, "base", out_dir=out / model, progress=bars,
+                       say=lambda line: print(f" {line}", flush=True))
+    for gate in outcome.report["gates"]:
+        if gate["status"] != "ok":
+            print(f"   {gate['status'].upper()} {gate['name']}: {gate['message']}")
+    print(f"   {outcome.line()}")
+    return outcome.report_dir
 
 
 def _counts(counts: dict[str, int]) -> str:
