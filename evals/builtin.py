@@ -37,7 +37,7 @@ def items(name: str) -> tuple[list[Item], str]:
     return {"safety": _safety, "mmlu": _mmlu}[name]()
 
 
-MAX_TOKENS = {"safety": 64, "mmlu": 8}  # a refusal says so at once; a letter is one token
+MAX_TOKENS = {"safety": 32, "mmlu": 8}  # a refusal says so at once; a letter is one token
 
 
 def metrics(name: str) -> list[str]:

