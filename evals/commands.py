@@ -12,7 +12,7 @@ from pathlib import Path
 
 _RUN = ("Answer every task of SUITE (a YAML file) with the candidate and, with --baseline, the "
         "baseline; score each answer (string, classification, extraction, JSON, LLM-judge and "
-        "pairwise metrics), compute bootstrap 95%% intervals and paired tests, check the golden "
+        "pairwise metrics), compute bootstrap 95% intervals and paired tests, check the golden "
         "sets against the candidate's training data, apply the gates, store everything and "
         "write report.html, report.md and report.json. Answers and judge calls are cached: a "
         "re-run, or a killed run started again, pays only for what is missing. Candidates: a "
