@@ -160,3 +160,26 @@ def test_judges_swap_repeat_and_calibrate_against_the_local_server(trained, tiny
     assert cal["n"] == 3 and cal["agreement"] == pytest.approx(first.count("candidate") / 3)
     assert report["judge"]["repeats"]["n"] == 2
     assert {r["side"] for r in report["judge"]["rubric"]} == {"candidate", "baseline"}
+
+
+def test_a_drop_fails_only_when_its_interval_excludes_no_change():
+    from gristmill.evals.items import Item
+    from gristmill.evals.suite import Suite
+    from gristmill.evals.verdict import Scores, summarize
+
+    n = 200
+    items = [Item(f"{i:04d}", [{"role": "user", "content": str(i)}]) for i in range(n)]
+    base = [1.0] * (n // 2) + [0.0] * (n // 2)  # mean 0.5
+
+    def moved(worse: int, better: int) -> list[float]:
+        return [0.0] * worse + base[worse:n // 2] + [1.0] * better + base[n // 2 + better:]
+
+    suite = Suite(name="s", tasks=[{"name": "t", "data": "g@1", "metrics": ["exact"]}])
+    for worse, better, expected, shown in ((20, 0, "fail", True),  # -20%, every change a loss
+                                           (20, 12, "warn", False),  # -8% at the point only
+                                           (0, 0, "ok", False)):
+        s = Scores(items, values={("exact", "candidate"): moved(worse, better),
+                                  ("exact", "baseline"): base})
+        row = summarize(suite, {"t": s}, baseline=True)["metrics"][0]
+        assert row["diff"]["relative"] == pytest.approx((better - worse) / 100)
+        assert (row["diff"]["high"] < 0) == shown and row["gate"] == expected, (worse, better)
