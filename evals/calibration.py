@@ -22,12 +22,18 @@ def read_labels(store: Store, source: str) -> list[dict[str, Any]]:
     if path.suffix in (".jsonl", ".json") or path.exists():
         return _from_file(path)
     from gristmill.store.versions import resolve
-    from gristmill.synth.inputs import rows
 
     with store.read() as con:
         version = resolve(con, source)
-    out = [{"example_id": r.example.id, "label": r.meta["label"], "task": r.meta.get("task")}
-           for r in rows(store, version) if "label" in r.meta]
+        # subtle: the labels are this dataset's metadata; the same example ingested earlier into
+        # the golden set carries that set's metadata, without them
+        found = con.execute(
+            "SELECT e.id, s.meta FROM members m JOIN examples e ON e.key = m.example_key "
+            "JOIN sources s ON s.example_key = e.key AND s.dataset = ? WHERE m.version_id = ? "
+            "AND s.meta IS NOT NULL", [version.dataset, version.version_id]).fetchall()
+    metas = {example_id: orjson.loads(meta) for example_id, meta in found}
+    out = [{"example_id": i, "label": m["label"], "task": m.get("task")}
+           for i, m in metas.items() if "label" in m]
     if not out:
         raise UsageError(f"{source}: no example carries a `label` in its metadata")
     return out

@@ -183,3 +183,27 @@ def test_a_drop_fails_only_when_its_interval_excludes_no_change():
         row = summarize(suite, {"t": s}, baseline=True)["metrics"][0]
         assert row["diff"]["relative"] == pytest.approx((better - worse) / 100)
         assert (row["diff"]["high"] < 0) == shown and row["gate"] == expected, (worse, better)
+
+
+def test_calibration_labels_come_from_a_file_or_a_labelled_dataset(trained):
+    from gristmill.evals.calibration import calibrate, read_labels
+    from gristmill.evals.items import load_items
+    from gristmill.evals.suite import Task
+
+    folder, store, _ = trained
+    items, _ = load_items(store, Task(name="qa", data="golden@1", metrics=["exact"]))
+    human = ["pass", "fail", "pass", "pass", "fail"]
+    judge = {"qa": {i.id: j for i, j in zip(items, ["pass", "pass", "pass", "fail", "fail"],
+                                                strict=True)}}
+    # the golden items again, each with a reviewer's label beside it (metadata, not content)
+    records = [chat(i.prompt[-1]["content"], i.reference) | {"label": h}
+               for i, h in zip(items, human, strict=True)]
+    path = write_jsonl(folder / "labelled.jsonl", records)
+    assert main(["ingest", str(path), "-d", "labelled", "--store", str(store.path)]) == 0
+    file = write_jsonl(folder / "human.jsonl", [{"example_id": i.id[:12], "label": h}
+                                                for i, h in zip(items, human, strict=True)])
+    for source in (str(file), "labelled@1"):
+        result = calibrate(read_labels(store, source), judge, source)
+        # by hand: agree on 3 of 5; p_o = .6, p_e = 3/5 * 3/5 + 2/5 * 2/5 = .52, kappa = .08/.48
+        assert result["n"] == 5 and result["agreement"] == pytest.approx(0.6), source
+        assert result["kappa"] == pytest.approx(0.08 / 0.48), source
