@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    "two minutes; 0 skips training)")
     p.add_argument("--eval-items", type=int, default=24, metavar="N",
                    help="golden items the closing eval answers with the trained model and its "
-                   "base (default 24, about four minutes on 2 cores; 0 skips the eval)")
+                   "base; the safety and MMLU checks take up to 2N and N (default 24, about four "
+                   "minutes on 2 cores; 0 skips the eval)")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -182,6 +183,8 @@ def _eval(store, model: str, out: Path, items: int, bars: bool) -> Path:
 
     suite = load_suite(Path(evals.__file__).resolve().parent / "suites" / "demo.yaml")
     suite.tasks[0].limit = items
+    for task in suite.tasks[1:]:  # the safety and MMLU checks scale with it: 2N and N prompts
+        task.limit = min(task.limit or 2 * items, 2 * items if task.builtin == "safety" else items)
     outcome = run_eval(store, suite, model, "base", out_dir=out / model, progress=bars,
                        say=lambda line: print(f" {line}", flush=True))
     for gate in outcome.report["gates"]:

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
-    first = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2")
+    first = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2",
+                          "--eval-items", "4")
     assert first.returncode == 0, first.stderr
     assert "Look next at:" in first.stdout
     assert first.stdout.strip().splitlines()[-1].startswith("demo done: store ")
@@ -51,12 +52,22 @@ def test_demo_runs_the_loop_and_the_store_agrees_with_the_labels(tmp_path):
     assert [m[1:3] for m in model] == [("ok", "sft")]
     assert outside == 0 and f"models show {_name(first.stdout)}" in first.stdout
 
-    again = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2")
+    again = run_gristmill("demo", "--dir", tmp_path / "demo", "--chats", "300", "--train-steps", "2",
+                          "--eval-items", "4")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already ingested") == 3
     assert again.stdout.count("(reused)") == first.stdout.count(": support@") + first.stdout.count(
         ": preferences@")
     assert f"already trained: {_name(first.stdout)}" in again.stdout
+    # step 9: the eval of the model against its base, answered once, scored on both runs
+    report = tmp_path / "demo" / "eval-reports" / _name(first.stdout) / "report.html"
+    assert "9. eval:" in first.stdout and f"report in {report.parent}" in first.stdout
+    assert report.is_file() and f"{report}" in again.stdout
+    with store.read() as con:
+        runs = con.execute("SELECT candidate, baseline FROM eval_runs").fetchall()
+        answers = con.execute("SELECT count(*), count(DISTINCT output_key) FROM eval_outputs").fetchone()
+    assert runs == [(_name(first.stdout), "base")] * 2
+    assert answers[0] == answers[1] == 2 * (4 + 8 + 4)  # golden, safety and MMLU, two models
 
 
 def _name(stdout: str) -> str:
