@@ -86,8 +86,8 @@ def run_eval(store: Store, suite: Suite, candidate: str, baseline: str | None = 
         say("  contamination: golden sets against the candidate's training data")
         contamination = check(store, sides["candidate"], golden, override, progress)
         report = _report(suite, sides, tasks, scores, judged_report, contamination, params, warnings)
-        run.stats = {"calls": servers.stats(), "answers": {s: len(a) for s, a in answers.items()},
-                     "verdict": report["verdict"]}
+        run.stats = {"calls": servers.stats(), "verdict": report["verdict"],
+                     "answers": {s: sum(map(len, a.values())) for s, a in answers.items()}}
         with run.commit() as con:
             cp.flush(con)
             eval_id = store_run(con, run.id, suite, config, report, out_dir, override, scores)
