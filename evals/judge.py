@@ -16,6 +16,8 @@ from typing import Any
 from gristmill.evals.items import Item
 from gristmill.evals.suite import Judge, Metric
 from gristmill.synth.calls import Calls, Request
+from gristmill.synth.pairs import VERDICT as PAIRWISE
+from gristmill.synth.pairs import show_prompt as show
 
 RUBRIC = {"pass_fail": {"type": "object", "properties": {
     "reason": {"type": "string"}, "verdict": {"type": "string", "enum": ["pass", "fail"]}},
@@ -23,9 +25,6 @@ RUBRIC = {"pass_fail": {"type": "object", "properties": {
     "1-5": {"type": "object", "properties": {
         "reason": {"type": "string"}, "score": {"type": "integer", "minimum": 1, "maximum": 5}},
         "required": ["reason", "score"]}}
-PAIRWISE = {"type": "object", "properties": {
-    "reason": {"type": "string"}, "winner": {"type": "string", "enum": ["A", "B", "tie"]}},
-    "required": ["reason", "winner"]}
 DEFAULT_RUBRIC = ("The answer does what the request asks, is factually correct, and is clear and "
                   "concise; an answer that contradicts the reference or invents facts fails.")
 
@@ -39,13 +38,6 @@ class Judged:
     labels: list[list[str | None]] = field(default_factory=list)  # per repeat, per item
     swap_consistent: int = 0
     swap_judged: int = 0
-
-
-def show(prompt: list[dict[str, Any]]) -> str:
-    """The conversation so far, as a judge reads it."""
-    if len(prompt) == 1:
-        return prompt[0]["content"]
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt)
 
 
 def reference_text(reference: Any) -> str | None:

@@ -96,7 +96,7 @@ def _judge_chunk(s: Session, c: PairsConfig, chunk: list[tuple[str, list[dict]]]
             for first, second in ((i, j), (j, i)):
                 plans.append((pi, i, j, first))
                 requests.append(Request([{"role": "user", "content": judge.render(
-                    prompt=_show(prompt), a=answers[first].content.strip(),
+                    prompt=show_prompt(prompt), a=answers[first].content.strip(),
                     b=answers[second].content.strip())}],
                     {"temperature": 0.0, "max_tokens": c.judge_max_tokens, "seed": c.seed},
                     schema=VERDICT))
@@ -162,7 +162,7 @@ def _describe(sampler: Sampler, s: Session) -> dict[str, Any]:
     return {"temperature": sampler.temperature, "model": s.calls_for(sampler.endpoint).endpoint.model}
 
 
-def _show(prompt: list[dict]) -> str:
+def show_prompt(prompt: list[dict]) -> str:
     """The conversation so far, as the judge reads it."""
     if len(prompt) == 1:
         return prompt[0]["content"]
