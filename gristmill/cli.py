@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.curation import commands as curation_commands
     from gristmill.curation import leakage_command
     from gristmill.evals import commands as eval_commands
+    from gristmill.flywheel import commands as flywheel_commands
     from gristmill.store import commands as store_commands
     from gristmill.synth import commands as synth_commands
     from gristmill.train import commands as train_commands
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands.register(sub, common)
     registry_commands.register(sub, common)
     eval_commands.register(sub, common)
+    flywheel_commands.register(sub, common)
+    flywheel_commands.register_forget(sub, common)
     demo_command.register(sub, common)
     return parser
 

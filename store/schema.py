@@ -230,6 +230,75 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "flywheel: log cursors, log lines and their feedback, forgotten examples, drift checks",
+        """
+        CREATE TABLE log_cursors (
+            fingerprint VARCHAR NOT NULL,   -- sha256 of the file's first line: its identity across
+                                            -- renames (rotation) and copies
+            source VARCHAR NOT NULL,        -- the SOURCE it was found under
+            path VARCHAR NOT NULL,          -- where it was last read
+            "offset" BIGINT NOT NULL,       -- bytes of complete lines consumed
+            lines BIGINT NOT NULL,          -- lines consumed
+            run_id BIGINT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE log_lines (
+            line_key VARCHAR NOT NULL,      -- the request id, else sha256 of the record
+            dataset VARCHAR NOT NULL,
+            example_key BIGINT NOT NULL,    -- the conversation as stored (PII scrubbed)
+            path VARCHAR NOT NULL,          -- file and line where it was read
+            line BIGINT NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            request_id VARCHAR,
+            session_id VARCHAR,
+            user_hash VARCHAR,              -- sha256 of the user id: `forget --user` finds it
+            model VARCHAR,
+            logged_at TIMESTAMP,
+            latency_ms DOUBLE,
+            pii VARCHAR,                    -- JSON: entity types scrubbed and their counts, no values
+            version_id BIGINT,              -- the first version holding it; NULL until one does
+            run_id BIGINT NOT NULL
+        );
+        CREATE TABLE log_feedback (
+            feedback_key VARCHAR NOT NULL,  -- what makes a feedback event stored once
+            line_key VARCHAR NOT NULL,      -- the log line it is about
+            origin VARCHAR NOT NULL,        -- log | review | judge
+            thumb VARCHAR,                  -- up | down
+            rating DOUBLE,
+            score DOUBLE,                   -- a judge's grade
+            label VARCHAR,                  -- a reviewer's: good | bad
+            correction VARCHAR,             -- a corrected answer (PII scrubbed)
+            note VARCHAR,
+            path VARCHAR,
+            line BIGINT,
+            run_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE forgotten (
+            example_key BIGINT NOT NULL,    -- never again a member of a new version
+            selector VARCHAR NOT NULL,      -- what was asked: source=PATH or user=sha256
+            reason VARCHAR NOT NULL,
+            run_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE drift_checks (
+            run_id BIGINT NOT NULL,
+            dataset VARCHAR NOT NULL,       -- the logs
+            reference VARCHAR NOT NULL,     -- the version compared against, e.g. train@4
+            model VARCHAR NOT NULL,         -- the embedding model
+            n_recent INTEGER NOT NULL,
+            n_reference INTEGER NOT NULL,
+            centroid_shift DOUBLE NOT NULL, -- cosine distance between the two centroids
+            mmd DOUBLE NOT NULL,            -- squared maximum mean discrepancy (RBF kernel)
+            p_value DOUBLE NOT NULL,        -- of the MMD, by permutation
+            threshold DOUBLE NOT NULL,
+            drifted BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -158,8 +158,11 @@ def create_version(
     ).fetchone()
     (n_examples,) = con.execute(
         f"INSERT INTO members SELECT {version_id}, example_key "
-        f"FROM (SELECT DISTINCT example_key FROM ({members})) ORDER BY example_key"
+        f"FROM (SELECT DISTINCT example_key FROM ({members}) {_NOT_FORGOTTEN}) "
+        "ORDER BY example_key"
     ).fetchone()
+    kept_out = _kept_out(con, version_id, members)
+    n_removed, n_added = n_removed + kept_out, max(n_added - kept_out, 0)
     con.execute(
         f"INSERT INTO versions ({_COLUMNS}) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?)",
@@ -233,6 +236,23 @@ def commit_child(
         con.abort()  # subtle: drop any half-read result, or unregistering is refused
         con.unregister("_removed_in")
         con.unregister("_transforms_in")
+
+
+# subtle: a forgotten example (gristmill forget) never enters a new version, however it comes
+# back (the same content ingested again, a generator writing it anew)
+_NOT_FORGOTTEN = "WHERE example_key NOT IN (SELECT example_key FROM forgotten)"
+
+
+def _kept_out(con: duckdb.DuckDBPyConnection, version_id: int, members: str) -> int:
+    """Record each forgotten example the members named as a removal of the new version, so
+    nothing disappears silently; returns how many."""
+    if not con.execute("SELECT 1 FROM forgotten LIMIT 1").fetchone():
+        return 0
+    (count,) = con.execute(
+        f"""INSERT INTO removals SELECT DISTINCT {version_id}, example_key, 'forget', 'forgotten',
+            'forgotten earlier (gristmill forget): kept out of every new version', NULL
+            FROM ({members}) WHERE example_key IN (SELECT example_key FROM forgotten)""").fetchone()
+    return count
 
 
 def _transform_table(transforms: list[tuple[str, Example, dict[str, Any]]]) -> pa.Table:

@@ -280,7 +280,7 @@ def test_models_for_an_example_by_prefix_leave_out_runs_that_dropped_it(data, cl
     code, _, err = cli("lineage", "--example", absent)
     assert code == 1 and err == f"gristmill lineage: no example id starts with {absent}\n"
     code, _, err = cli("lineage", sft, "--example", example_id)
-    assert code == 2 and "one of the two" in err
+    assert code == 2 and "one of the three" in err
 
 
 def test_an_ambiguous_example_prefix_is_refused(data):

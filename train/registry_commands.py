@@ -56,9 +56,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        "counts of train, val and dropped examples, and the same for the model it "
                        "continued, back to the base. With --example ID: every model that trained "
                        "or validated on that example (a full id or a unique prefix of 8+ "
-                       "characters).")
+                       "characters). With --log KEY: a production log line (its request id, or "
+                       "PATH:LINE) and the examples, versions and models made of it.")
     p.add_argument("model", metavar="MODEL", nargs="?", help="the model's name")
     p.add_argument("--example", metavar="ID", help="an example id or a unique prefix of it")
+    p.add_argument("--log", metavar="KEY", help="a log line's request id, or PATH:LINE")
     p.set_defaults(handler=cmd_lineage)
 
 
@@ -145,10 +147,12 @@ def cmd_lineage(args) -> int:
     from gristmill.store.views import open_store
     from gristmill.train.registry import lineage
 
-    if (args.model is None) == (args.example is None):
-        raise UsageError("name a MODEL or give --example ID (one of the two)")
+    if sum(x is not None for x in (args.model, args.example, args.log)) != 1:
+        raise UsageError("name a MODEL, or give --example ID or --log KEY (one of the three)")
     if args.example:
         return _example_lineage(args)
+    if args.log:
+        return _log_lineage(args)
     with open_store(args).read() as con:
         tree = lineage(con, args.model)
     if args.json:
@@ -177,6 +181,32 @@ def _example_lineage(args) -> int:
                     [[f["model"], f["kind"], f["line"], f["stage"], f["status"], f["split"],
                       f["created_at"].isoformat(timespec="seconds")] for f in found]))
     summary(args, f"{len(found)} model(s) trained or validated on example {args.example}")
+    return 0
+
+
+def _log_lineage(args) -> int:
+    from gristmill.flywheel.lineage import log_lineage
+    from gristmill.output import emit_json, summary
+    from gristmill.store.views import open_store
+
+    with open_store(args).read() as con:
+        found = log_lineage(con, args.log)
+    if args.json:
+        emit_json(found)
+    else:
+        print(f"log line {found['line_key']} ({found['path']}:{found['line']}, "
+              f"{found['dataset']}, logged {found['logged_at'] or 'at an unknown time'})")
+        for f in found["feedback"]:
+            print("  feedback: " + ", ".join(f"{k} {v}" for k, v in f.items()))
+        for e in found["examples"]:
+            gone = f"  FORGOTTEN: {e['forgotten']}" if e["forgotten"] else ""
+            print(f"  {e['kind']} {e['id'][:16]} ({e['made_by']}){gone}")
+            print(f"    versions: {', '.join(e['versions']) or 'none'}")
+            models = ", ".join(f"{m['model']} ({m['split']})" for m in e["models"])
+            print(f"    models: {models or 'none'}")
+    n_models = len({m["model"] for e in found["examples"] for m in e["models"]})
+    summary(args, f"log line {found['line_key']}: {len(found['examples'])} example(s), "
+            f"{n_models} model(s)")
     return 0
 
 
