@@ -88,6 +88,23 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--threshold", type=float, metavar="D",
                    help="centroid cosine shift that counts as drift (default: 0.2)")
     p.set_defaults(handler=cmd_drift, command="flywheel drift")
+    register_run(kinds, common)
+
+
+_RUN = ("One turn of the data flywheel, as FLYWHEEL.yaml says: ingest new log lines → drift "
+        "check → mine failures → curate → merge into the training dataset (a new version) → "
+        "optional synth → train → eval suite → shadow comparison with production's logged "
+        "answers → gate → register the candidate. A stage whose inputs are unchanged is not run "
+        "again, and a killed turn resumes at the stage it was in. Ends with one status line and "
+        "a report. Exit codes: 0 the candidate passed (or nothing was new), 1 the gate failed "
+        "(the webhook, if set, is called), 2 a stage failed, 3 another turn is running.")
+
+
+def register_run(kinds: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = kinds.add_parser("run", parents=[common], help="one turn of the loop: logs to a gated "
+                         "candidate", description=_RUN)
+    p.add_argument("config", metavar="FLYWHEEL", type=Path, help="the loop's YAML file")
+    p.set_defaults(handler=cmd_run, command="flywheel run")
 
 
 def register_forget(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -192,3 +209,23 @@ def cmd_forget(args) -> int:
         emit_json(result.__dict__)
     summary(args, result.summary())
     return 0
+
+
+def cmd_run(args) -> int:
+    import sys
+
+    from gristmill.flywheel.loop import run_turn
+    from gristmill.flywheel.loop_config import load_flywheel
+    from gristmill.output import emit_json, progress, summary
+    from gristmill.store.views import open_store
+
+    config = load_flywheel(args.config)
+    quiet = args.json or args.quiet
+    turn = run_turn(open_store(args), config, progress=progress(args),
+                    say=(lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr)))
+    if args.json:
+        emit_json({"loop": turn.loop, "turn": turn.number, "verdict": turn.verdict,
+                   "ran": turn.ran, "reused": turn.reused, "gates": turn.gates,
+                   "stages": turn.out, "webhook": turn.webhook, "report": str(turn.report)})
+    summary(args, turn.line())
+    return turn.exit_code

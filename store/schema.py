@@ -232,7 +232,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         6,
-        "flywheel: log cursors, log lines and their feedback, forgotten examples, drift checks",
+        "flywheel: log cursors, log lines and their feedback, forgotten examples, drift, loop stages",
         """
         CREATE TABLE log_cursors (
             fingerprint VARCHAR NOT NULL,   -- sha256 of the file's first line: its identity across
@@ -296,6 +296,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             threshold DOUBLE NOT NULL,
             drifted BOOLEAN NOT NULL,
             created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE flywheel_stages (  -- a loop's finished stages, reused while inputs match
+            loop VARCHAR NOT NULL,
+            turn BIGINT NOT NULL,           -- the `flywheel run` that finished it
+            stage VARCHAR NOT NULL,
+            input_hash VARCHAR NOT NULL,    -- sha256 of what the stage reads
+            inputs VARCHAR NOT NULL,        -- JSON: those inputs, to read why it ran
+            output VARCHAR NOT NULL,        -- JSON: what it made (a version, a model, a verdict)
+            seconds DOUBLE NOT NULL,
+            finished_at TIMESTAMP NOT NULL
         );
         """,
     ),

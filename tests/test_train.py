@@ -247,3 +247,16 @@ def test_dpo_continues_an_sft_adapter_and_records_its_parent(sft_run, tiny_base,
     with pytest.raises(Exception, match="start_from"):
         train(store.path, "prefs", "dpo", quick(DPOConfig, tiny_base, lr=5e-5,
                                                 start_from=out.name + "x"))
+
+
+def test_resume_starts_from_the_newest_checkpoint_a_kill_did_not_cut_short(tmp_path):
+    from gristmill.train.run import last_checkpoint
+
+    assert last_checkpoint(tmp_path) is None
+    for step, complete in ((2, True), (10, True), (12, False)):
+        folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path).name == "checkpoint-10"  # by step, not by name order

@@ -128,7 +128,8 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
         build = trainers.dpo_trainer if kind == "dpo" else trainers.sft_trainer
         trainer = build(model, tokenizer, config, p, prepared, out, quiet, [recorder, *extra])
         quiet_logs(trainer, bar=not quiet)
-        trainer.train(resume_from_checkpoint=resuming and _has_checkpoint(out))
+        start = last_checkpoint(out) if resuming else None
+        trainer.train(resume_from_checkpoint=str(start) if start else None)
         recorder.stopped_early = _stopped_early(trainer)
         finished = recorder.steps >= trainer.state.max_steps or recorder.stopped_early
         adapter = out / "adapter"
@@ -160,8 +161,12 @@ def _stopped_early(trainer) -> bool:
                for cb in trainer.callback_handler.callbacks)
 
 
-def _has_checkpoint(out: Path) -> bool:
-    return any((out / "checkpoints").glob("checkpoint-*"))
+def last_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint of a run. The trainer writes trainer_state.json last, so a
+    folder without it is one a kill cut short, and resuming from it would fail."""
+    done = [p for p in (out / "checkpoints").glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1])) if done else None
 
 
 def _parent(store: Store, config: DPOConfig, base_digest: str) -> dict | None:
