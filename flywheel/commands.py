@@ -52,6 +52,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     _mining_options(p)
     p.set_defaults(handler=cmd_mine, command="flywheel mine")
 
+    p = kinds.add_parser("judge", parents=[common], help="grade logged answers with an LLM judge",
+                         description="Grade the most recent logged answers that this judge has "
+                         "not graded yet, with the eval judge's rubric (no reference): pass/fail "
+                         "or 1-5. Grades are stored as feedback (scores on 0..1); `flywheel mine` "
+                         "counts a score under --low-score as a failure.")
+    p.add_argument("--dataset", default="logs", metavar="NAME", help="the logs (default: logs)")
+    p.add_argument("--endpoint", type=Path, metavar="FILE",
+                   help="the judge: an endpoint file (default: the embedded llama.cpp server)")
+    p.add_argument("--limit", type=int, default=200, metavar="N",
+                   help="answers graded this run (default: 200)")
+    p.add_argument("--scale", choices=("pass_fail", "1-5"), default="pass_fail")
+    p.add_argument("--rubric", metavar="TEXT", help="what a good answer does (default: the "
+                   "eval judge's)")
+    p.set_defaults(handler=cmd_judge, command="flywheel judge")
+
     p = kinds.add_parser("review", help="the review queue: export for annotation, import labels",
                          description="Failures nobody has corrected, out to annotators as JSONL "
                          "or CSV, and their labels (good/bad) and corrections back in.")
@@ -89,6 +104,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="centroid cosine shift that counts as drift (default: 0.2)")
     p.set_defaults(handler=cmd_drift, command="flywheel drift")
     register_run(kinds, common)
+
+    p = kinds.add_parser("simulate", parents=[common], help="write simulated production logs to "
+                         "try the loop on", description="Write DAYS of simulated support-bot logs "
+                         "(the demo shop's chats, with metadata, PII, thumbs, ratings, corrections, "
+                         "retries and late feedback events) to DIR/logs/app.jsonl, rotated every "
+                         "third day the way logrotate does, and, when absent, a flywheel.yaml and "
+                         "suite.yaml for the demo store, to run with `gristmill flywheel run`.")
+    p.add_argument("dir", metavar="DIR", type=Path, help="where the logs and configs go")
+    p.add_argument("--days", type=int, default=7, metavar="N", help="days of logs (default: 7)")
+    p.add_argument("--per-day", type=int, default=40, metavar="N",
+                   help="requests a day (default: 40)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="(default: 0)")
+    p.set_defaults(handler=cmd_simulate, command="flywheel simulate")
 
 
 _RUN = ("One turn of the data flywheel, as FLYWHEEL.yaml says: ingest new log lines → drift "
@@ -229,3 +257,29 @@ def cmd_run(args) -> int:
                    "stages": turn.out, "webhook": turn.webhook, "report": str(turn.report)})
     summary(args, turn.line())
     return turn.exit_code
+
+
+def cmd_simulate(args) -> int:
+    from gristmill.flywheel.simulate import write_example
+    from gristmill.output import summary
+
+    written = write_example(args.dir, args.days, args.per_day, args.seed)
+    summary(args, f"wrote {written.lines:,} log lines ({len(written.requests):,} requests, "
+            f"{written.events:,} late feedback events) over {args.days} day(s) to "
+            f"{args.dir / 'logs'}; next: gristmill flywheel run {args.dir / 'flywheel.yaml'}")
+    return 0
+
+
+def cmd_judge(args) -> int:
+    from gristmill.flywheel.judge_logs import judge_logs
+    from gristmill.output import emit_json, summary
+    from gristmill.store.views import open_store
+
+    result = judge_logs(open_store(args), args.dataset, args.endpoint, args.limit, args.scale,
+                        args.rubric)
+    if args.json:
+        emit_json(result)
+    summary(args, f"judged {result['judged']:,} logged answer(s) with {result['model']}: "
+            f"{result['low']:,} scored low, {result['unreadable']:,} unreadable verdict(s), "
+            f"{result['skipped']:,} graded before")
+    return 0

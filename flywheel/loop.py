@@ -1,6 +1,6 @@
 """`flywheel run`: one turn of the loop, from new log lines to a gated, registered candidate.
 
-ingest → drift → mine → curate → merge → synth (optional) → train → eval → shadow → gate →
+ingest → drift → judge (optional) → mine → curate → merge → synth (optional) → train → eval → shadow → gate →
 register. A stage whose inputs hash the same as when it last finished is not run again: its
 recorded output is used, so a turn with no new logs costs a few queries, and a turn killed
 midway resumes at the stage it was in (which itself resumes from its own last commit). One turn
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from gristmill.errors import GristmillError, StoreLocked
+from gristmill.flywheel import loop_model as lm
 from gristmill.flywheel import loop_stages as st
 from gristmill.flywheel.loop_config import Flywheel
 from gristmill.store.db import Store
@@ -30,10 +31,11 @@ from gristmill.store.runs import writing
 
 STAGES: list[tuple[str, Callable, Callable]] = [
     ("ingest", st.ingest_inputs, st.ingest), ("drift", st.drift_inputs, st.drift),
-    ("mine", st.mine_inputs, st.mine), ("curate", st.curate_inputs, st.curate),
+    ("judge", st.judge_inputs, st.judge), ("mine", st.mine_inputs, st.mine),
+    ("curate", st.curate_inputs, st.curate),
     ("merge", st.merge_inputs, st.merge), ("synth", st.synth_inputs, st.synth),
-    ("train", st.train_inputs, st.train), ("eval", st.eval_inputs, st.evaluate),
-    ("shadow", st.shadow_inputs, st.shadow)]
+    ("train", lm.train_inputs, lm.train), ("eval", lm.eval_inputs, lm.evaluate),
+    ("shadow", lm.shadow_inputs, lm.shadow)]
 
 
 class StageFailed(GristmillError):
@@ -45,6 +47,8 @@ class StageFailed(GristmillError):
         what = str(error) if isinstance(error, GristmillError) else \
             f"{type(error).__name__}: {error}"
         super().__init__(f"flywheel {loop} turn {turn}: ERROR in {stage}: {what}")
+
+OPTIONAL = ("drift", "judge", "synth", "shadow")  # stages a config may leave out (null)
 
 
 @dataclass
@@ -68,7 +72,7 @@ class Turn:
         parts = []
         if "ingest" in self.ran:
             parts.append(f"ingest +{o['ingest']['stored']:,} lines")
-        if o.get("drift", {}).get("drifted"):
+        if (o.get("drift") or {}).get("drifted"):
             parts.append(f"DRIFT {o['drift']['centroid_shift']:.2f}")
         if "mine" in self.ran:
             parts.append(f"mine {o['mine']['corrections']} corrections, "
@@ -115,7 +119,7 @@ def _turn(store: Store, config: Flywheel, progress: bool, say: Callable[[str], N
     state = st.State(store, config, progress, say)
     turn = Turn(config.name, _next_turn(store, config.name), out=state.out)
     for name, inputs_of, run in STAGES:
-        if name == "synth" and config.synth is None or name == "shadow" and config.shadow is None:
+        if name in OPTIONAL and getattr(config, name) is None:
             continue
         try:
             _stage(state, turn, name, inputs_of, run)
@@ -126,7 +130,7 @@ def _turn(store: Store, config: Flywheel, progress: bool, say: Callable[[str], N
     turn.gates = _gates(config, state.out)
     turn.verdict = max((g["status"] for g in turn.gates), key=("ok", "warn", "fail").index,
                        default="ok").replace("ok", "pass")
-    state.out["register"] = st.register(state, turn.verdict)
+    state.out["register"] = lm.register(state, turn.verdict)
     fresh = bool({"eval", "shadow"} & set(turn.ran))
     if turn.verdict == "fail" and config.webhook and fresh:
         turn.webhook = _post(config.webhook, _summary(turn))
@@ -146,8 +150,10 @@ def _stage(state: st.State, turn: Turn, name: str, inputs_of: Callable, run: Cal
     state.say(f"  {name}…")
     started = time.perf_counter()
     state.out[name] = run(state)
-    _record(state.store, turn, name, key, inputs, state.out[name], time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    _record(state.store, turn, name, key, inputs, state.out[name], seconds)
     turn.ran.append(name)
+    state.say(f"  {name} done in {seconds:.1f} s")
 
 
 def _gates(config: Flywheel, out: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,15 @@ class Drift(_Strict):
     window: int = Field(500, ge=2)
 
 
+class JudgeLogs(_Strict):
+    """Grade new logged answers with an LLM judge before mining (see `flywheel judge`)."""
+
+    endpoint: Path | None = None  # default: the embedded llama.cpp server
+    limit: int = Field(200, ge=1)
+    scale: Literal["pass_fail", "1-5"] = "pass_fail"
+    rubric: str | None = None
+
+
 class Mine(_Strict):
     low_rating: float = 2.0
     low_score: float = Field(0.5, ge=0, le=1)
@@ -75,7 +84,8 @@ class Flywheel(_Strict):
     logs: Logs
     curate: str | None = "sft"  # a recipe file or a shipped recipe; null: no curation
     curate_set: list[str] = []  # STEP.KEY=VALUE overrides
-    drift: Drift = Field(default_factory=Drift)
+    drift: Drift | None = Field(default_factory=Drift)  # null: no drift check
+    judge: JudgeLogs | None = None
     mine: Mine = Field(default_factory=Mine)
     merge: Merge
     synth: Synth | None = None
@@ -107,6 +117,8 @@ def _relative_to(config: Flywheel, folder: Path) -> Flywheel:
         "train": config.train.model_copy(update={"config": at(config.train.config)}),
         "eval": config.eval.model_copy(update={"suite": at(config.eval.suite)}),
         "reports": at(config.reports), "curate": curate}
+    if config.judge is not None:
+        update["judge"] = config.judge.model_copy(update={"endpoint": at(config.judge.endpoint)})
     if config.synth is not None:
         update["synth"] = config.synth.model_copy(update={"endpoint": at(config.synth.endpoint),
                                                           "config": at(config.synth.config)})

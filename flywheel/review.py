@@ -130,10 +130,15 @@ def _read(path: Path):
     if not path.exists():
         raise UsageError(f"no such file: {path}")
     if _format(path) == "csv":
-        with open(path, newline="", encoding="utf-8") as fh:
+        # subtle: utf-8-sig, since spreadsheet programs save CSV with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, row
+            try:
+                for row in reader:
+                    yield reader.line_num, row
+            except UnicodeDecodeError:
+                raise InvalidRecord("not valid UTF-8: save the file as UTF-8",
+                                    f"{path}:{reader.line_num + 1}") from None
         return
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):

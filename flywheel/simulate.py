@@ -140,3 +140,52 @@ class Logger:
         if roll < 0.25:
             return {"rating": self.rng.randint(1, 5)}
         return None
+
+
+EXAMPLE_FLYWHEEL = """\
+# gristmill flywheel run {dir}/flywheel.yaml --store gristmill-demo/gristmill.duckdb
+# One turn of the loop on the demo store (run `gristmill demo` first): the simulated logs in
+# logs/ are ingested with PII scrubbed, failures mined, the chats curated with the shipped sft
+# recipe (its leakage check pointed at the suite's golden set), approved chats and corrections
+# merged into `support`, SmolLM2 trained for a few steps, evaluated against its base and shadowed
+# against production's logged answers, and promoted to staging when it passes.
+name: support
+logs:
+  source: logs/app.jsonl
+curate: sft
+merge:
+  into: support
+  include: [corrections, approved]
+train:
+  kind: sft
+  set: {{max_steps: 6, max_length: 1024}}
+eval:
+  suite: suite.yaml
+shadow:
+  sample: 8
+promote: staging
+"""
+EXAMPLE_SUITE = """\
+# gristmill eval run {dir}/suite.yaml --candidate MODEL --baseline base
+name: support-loop
+generation:
+  max_tokens: 64
+tasks:
+  - name: support
+    data: golden@1
+    limit: 12
+    metrics: [rouge_l, token_f1]
+"""
+
+
+def write_example(directory: Path, days: int, per_day: int, seed: int = 0) -> Written:
+    """Simulated logs under DIR/logs, and a flywheel and suite config when none is there."""
+    logger = Logger(directory / "logs", seed=seed, per_day=per_day)
+    for day in range(days):
+        logger.day(day)
+        if day % 3 == 2:
+            logger.rotate("copytruncate" if day % 2 else "rename")
+    for name, text in (("flywheel.yaml", EXAMPLE_FLYWHEEL), ("suite.yaml", EXAMPLE_SUITE)):
+        if not (directory / name).exists():
+            (directory / name).write_text(text.format(dir=directory), encoding="utf-8")
+    return logger.written

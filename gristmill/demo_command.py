@@ -135,6 +135,8 @@ def cmd_demo(args) -> int:
         *([(str(report / "report.html"), "the eval report: verdict, intervals, judge, worst "
             "cases"), (f"gristmill eval history{s}", "every eval run, over time")]
           if split and args.train_steps > 0 and args.eval_items > 0 else []),
+        *([(f"gristmill flywheel simulate {args.dir / 'flywheel'}", "production logs and a "
+            "loop config: then `gristmill flywheel run` on this store")] if split else []),
         (str(files.labels), "what was planted, to score curation against"),
         (str(store.path), "plain SQL tables: open it with any DuckDB client"),
     ]

@@ -359,3 +359,54 @@ def test_drift_is_reported_for_new_topics_and_not_for_more_of_the_same(store, tm
     assert code == 1 and "DRIFTED" in out
     checks = table(store, "SELECT dataset, drifted, n_recent FROM drift_checks ORDER BY run_id")
     assert checks == [("logs", False, same.drift["n_recent"]), ("other", True, 40)]
+
+
+def test_a_judge_grades_logged_answers_once_and_low_grades_are_failures(store, tmp_path, llm_server):
+    from gristmill.flywheel.judge_logs import judge_logs
+    from gristmill.flywheel.mine import failures
+    from tests.conftest import endpoint_file
+
+    judge = endpoint_file(tmp_path / "judge.yaml", llm_server.endpoint.base_url,
+                          llm_server.endpoint.model)
+    ingest_logs(store, append(tmp_path / "app.jsonl", logged(1), logged(2, answer="Bananas."),
+                              logged(3)), pii="off")
+    first = judge_logs(store, endpoint_file=judge, limit=2)
+    assert first["judged"] + first["unreadable"] == 2
+    rows = table(store, "SELECT f.line_key, f.score, f.note FROM log_feedback f "
+                 "WHERE f.origin = 'judge' ORDER BY f.line_key")
+    assert len(rows) == first["judged"] and all(s in (0.0, 1.0) for _, s, _ in rows)
+    calls = table(store, "SELECT count(*) FROM llm_calls WHERE status IN ('ok', 'unparsed')")
+    assert calls == [(2,)]
+    second = judge_logs(store, endpoint_file=judge, limit=5)  # only the line not graded yet
+    assert second["skipped"] == first["judged"]
+    assert second["judged"] + second["unreadable"] == 3 - first["judged"]
+    with store.read() as con:
+        low = {f.line_key for f in failures(con, "logs")}
+    graded = table(store, "SELECT line_key FROM log_feedback WHERE origin = 'judge' AND score < 0.5")
+    assert low == {k for (k,) in graded}
+
+
+def test_a_review_csv_saved_by_a_spreadsheet_reads_and_a_latin1_one_is_refused(store, tmp_path):
+    ingest_logs(store, append(tmp_path / "app.jsonl", logged(1, feedback={"thumb": "down"})),
+                pii="off")
+    sheet = tmp_path / "queue.csv"
+    sheet.write_bytes("\ufeffline_key,label,correction\r\nreq-1,bad,Café hours are 9-5.\r\n"
+                      .encode("utf-8"))
+    assert import_labels(store, sheet, pii="off").new == 1
+    sheet.write_bytes("line_key,label,correction\nreq-1,bad,Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InvalidRecord, match="not valid UTF-8"):
+        import_labels(store, sheet, pii="off")
+
+
+def test_simulate_writes_rotated_logs_and_configs_that_load(store, tmp_path, cli):
+    from gristmill.flywheel.loop_config import load_flywheel
+
+    code, out, _ = cli("flywheel", "simulate", tmp_path / "fw", "--days", "4", "--per-day", "10")
+    assert code == 0 and "next: gristmill flywheel run" in out
+    names = sorted(p.name for p in (tmp_path / "fw" / "logs").iterdir())
+    assert names == ["app.jsonl", "app.jsonl.1"]  # rotated on day 3
+    config = load_flywheel(tmp_path / "fw" / "flywheel.yaml")
+    assert config.logs.source == tmp_path / "fw" / "logs" / "app.jsonl"
+    assert config.eval.suite.is_file() and config.merge.into == "support"
+    result = ingest_logs(store, config.logs.source, pii="off")
+    assert 40 - 1 <= result.stored <= 40 and result.files == 2

@@ -66,6 +66,7 @@ def loop(tmp_path_factory, tiny_base):
     assert main(["ingest", str(golden), "-d", "golden", "--store", str(store.path), "-q"]) == 0
     (folder / "suite.yaml").write_text(yaml.safe_dump({
         "name": "pinned", "generation": {"max_tokens": 8, "batch_size": 8},
+        "judge": {"max_tokens": 128},
         "tasks": [{"name": "qa", "data": "golden@1", "metrics": ["exact", "token_f1"]}]}))
     server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -137,7 +138,7 @@ def test_a_second_turn_while_one_runs_exits_3(loop, capsys):
 def test_a_turn_killed_while_training_resumes_at_that_stage(loop):
     folder, store, write, logger = loop
     logger.day(3)
-    path = write({"lr": 1e-9, "max_steps": 24, "eval_steps": 4}, shadow=None,
+    path = write({"lr": 1e-9, "max_steps": 12, "eval_steps": 3}, shadow=None, drift=None,
                  logs={"source": "logs/app.jsonl", "pii": "off"})
     command = [sys.executable, "-m", "gristmill", "flywheel", "run", str(path), "--store",
                str(store.path)]
