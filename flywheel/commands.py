@@ -33,9 +33,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    "consistent pseudonyms, or off to store the text as logged")
     p.add_argument("--on-error", choices=("skip", "fail"), default="skip",
                    help="a bad line: record it as a reject and go on (default), or stop")
-    p.add_argument("--commit-every", type=int, default=500, metavar="N",
-                   help="lines per transaction; a killed run re-reads at most this many "
-                   "(default: 500)")
+    p.add_argument("--commit-every", type=int, default=5000, metavar="N",
+                   help="lines per transaction, at most (a chunk also commits after 5 s); a "
+                   "killed run re-reads at most this many (default: 5000)")
     p.add_argument("--drift-against", metavar="REF",
                    help="compare the recent logs' prompts with this version's (e.g. train) and "
                    "report embedding drift")

@@ -1,7 +1,8 @@
 """`flywheel ingest`: new production log lines in, PII scrubbed, exactly once, from cron.
 
-Each file of the SOURCE is read from its cursor; every `commit_every` lines become one
-transaction with the cursor after them (see log_store). A second run while one holds the store
+Each file of the SOURCE is read from its cursor, parsed and PII-scrubbed in batches (in worker
+processes when there is much to scrub); every `commit_every` lines, or every few seconds, become
+one transaction with the file's cursor after them (see log_store). A second run while one holds the store
 exits at once (the writer lock, exit code 3); a killed run loses only its uncommitted chunk,
 which the next run reads again. When the files are read, one new version of the dataset takes in
 every line stored since the last version, a killed run's lines included.
@@ -10,6 +11,8 @@ every line stored since the last version, a killed run's lines included.
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,10 @@ from gristmill.store import readers, versions
 from gristmill.store.db import Store
 from gristmill.store.runs import Run, writing
 
-COMMIT_EVERY = 500
+COMMIT_EVERY = 5000
+COMMIT_SECONDS = 5.0  # a chunk commits after this long even when short of COMMIT_EVERY lines
+BATCH = 64  # lines parsed (and PII-scrubbed) together
+PARALLEL_BYTES = 1 << 19  # new log bytes that pay for starting PII workers
 PII_CHOICES = ("placeholder", "pseudonym", "off")
 
 
@@ -89,10 +95,14 @@ def ingest_logs(store: Store, source: Path, dataset: str = "logs", pii: str = "p
               "pii": scrubber.recorded() if scrubber else "off", "on_error": on_error}
     with writing(store, f"flywheel ingest {source}", config) as run:
         result.run_id = run.id
-        for file in files:
-            if file.fingerprint is not None:
-                _read_file(store, run, file, result, scrubber, on_error, commit_every,
-                           max_record_bytes, progress)
+        starts = _starts(store, files, result)
+        batch = min(BATCH, commit_every)
+        stream = _parsed(files, starts, batch, on_error, max_record_bytes)
+        if scrubber is not None:
+            backlog = sum(max(f.size - starts.get(f.fingerprint, _NEW).offset, 0) for f in files)
+            stream = _scrubbed(stream, scrubber, PARALLEL_BYTES < backlog)
+        with _bar(progress, source) as bar:
+            _commit_chunks(run, stream, result, commit_every, bar)
         run.stats = _stats(result)
         with run.commit() as con:
             version = log_store.version_pending(con, dataset, run.id, config)
@@ -107,57 +117,114 @@ def ingest_logs(store: Store, source: Path, dataset: str = "logs", pii: str = "p
     return result
 
 
-def _read_file(store: Store, run: Run, file: tail.LogFile, result: LogIngestResult, scrubber,
-               on_error: str, commit_every: int, max_bytes: int, progress: bool) -> None:
+@dataclass
+class _Batch:
+    """Consecutive lines of one file, parsed: (line, entry, PII found) and (line, reason)."""
+
+    file: tail.LogFile
+    lines: list[tail.Line]
+    taken: list[tuple[int, LogEntry, dict[str, int]]] = field(default_factory=list)
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+
+
+_NEW = log_store.Cursor(0, 0)
+
+
+def _starts(store: Store, files: list[tail.LogFile],
+            result: LogIngestResult) -> dict[str, log_store.Cursor]:
+    """Each file's cursor, read once before anything is committed; a file found shorter than
+    its cursor was truncated and is read again from the start."""
     with store.read() as con:
-        at = log_store.cursor(con, file.fingerprint)
-    if at is not None and not file.path.name.endswith(".gz") and file.size < at.offset:
-        result.truncated.append(str(file.path))
-        at = None
-    at = at or log_store.Cursor(0, 0)
-    chunk: list[tail.Line] = []
-    bar = _bar(progress, file)
-    for line in tail.new_lines(file.path, at.offset, at.lines + 1, max_bytes):
-        chunk.append(line)
-        if len(chunk) >= commit_every:
-            _commit(run, file, chunk, result, scrubber, on_error, max_bytes)
-            bar.update(len(chunk))
-            chunk = []
-    if chunk:
-        _commit(run, file, chunk, result, scrubber, on_error, max_bytes)
-        bar.update(len(chunk))
-    bar.close()
+        starts = {f.fingerprint: c for f in files if f.fingerprint is not None
+                  and (c := log_store.cursor(con, f.fingerprint)) is not None}
+    for f in files:
+        at = starts.get(f.fingerprint)
+        if at is not None and not f.path.name.endswith(".gz") and f.size < at.offset:
+            result.truncated.append(str(f.path))
+            del starts[f.fingerprint]
+    return starts
 
 
-def _commit(run: Run, file: tail.LogFile, chunk: list[tail.Line], result: LogIngestResult,
-            scrubber, on_error: str, max_bytes: int) -> None:
-    parsed: list[tuple[int, LogEntry]] = []
-    rejects: list[tuple[int, str]] = []
-    for line in chunk:
+def _parsed(files: list[tail.LogFile], starts: dict[str, log_store.Cursor], size: int,
+            on_error: str, max_bytes: int) -> Iterator[_Batch]:
+    for file in files:
+        if file.fingerprint is None:
+            continue  # no complete first line yet
+        at = starts.get(file.fingerprint, _NEW)
+        lines: list[tail.Line] = []
+        for line in tail.new_lines(file.path, at.offset, at.lines + 1, max_bytes):
+            lines.append(line)
+            if len(lines) >= size:
+                yield _parse(file, lines, on_error, max_bytes)
+                lines = []
+        if lines:
+            yield _parse(file, lines, on_error, max_bytes)
+
+
+def _parse(file: tail.LogFile, lines: list[tail.Line], on_error: str, max_bytes: int) -> _Batch:
+    batch = _Batch(file, lines)
+    for line in lines:
         record = readers.parse_line(line.number, line.raw, line.size, True, max_bytes)
         if record is None:  # a blank line
             continue
         try:
             if record.error:
                 raise InvalidRecord(record.error)
-            parsed.append((line.number, parse_entry(record.value)))
+            batch.taken.append((line.number, parse_entry(record.value), {}))
         except InvalidRecord as e:
             if on_error == "fail":
                 raise e.at(f"{file.path}:{line.number}") from None
-            rejects.append((line.number, e.message))
-    entries = [e for _, e in parsed]
-    found = [{} for _ in entries]
-    if scrubber is not None and entries:
-        entries, found = scrubber(entries)
-    for counts in found:
+            batch.rejects.append((line.number, e.message))
+    return batch
+
+
+def _scrubbed(batches: Iterator[_Batch], scrubber, parallel: bool) -> Iterator[_Batch]:
+    """The batches with PII replaced, in order; in worker processes when there is enough to
+    pay for starting them."""
+    held: deque[_Batch] = deque()
+
+    def entries() -> Iterator[list[LogEntry]]:
+        for batch in batches:
+            held.append(batch)
+            yield [e for _, e, _ in batch.taken]
+
+    for entries_out, found in scrubber.stream(entries(), parallel):
+        batch = held.popleft()
+        batch.taken = [(n, e, f) for (n, _, _), e, f in zip(batch.taken, entries_out, found,
+                                                             strict=True)]
+        yield batch
+
+
+def _commit_chunks(run: Run, batches: Iterator[_Batch], result: LogIngestResult,
+                   commit_every: int, bar) -> None:
+    """Commit every `commit_every` lines of a file, or every COMMIT_SECONDS, with its cursor."""
+    chunk: list[_Batch] = []
+    last = time.monotonic()
+    for batch in batches:
+        if chunk and batch.file is not chunk[0].file:
+            _commit(run, chunk, result)
+            chunk, last = [], time.monotonic()
+        chunk.append(batch)
+        bar.update(len(batch.lines))
+        if sum(len(b.lines) for b in chunk) >= commit_every or \
+                time.monotonic() - last >= COMMIT_SECONDS:
+            _commit(run, chunk, result)
+            chunk, last = [], time.monotonic()
+    if chunk:
+        _commit(run, chunk, result)
+
+
+def _commit(run: Run, chunk: list[_Batch], result: LogIngestResult) -> None:
+    file, end = chunk[0].file, chunk[-1].lines[-1]
+    taken = [t for b in chunk for t in b.taken]
+    rejects = [r for b in chunk for r in b.rejects]
+    for _, _, counts in taken:
         for kind, n in counts.items():
             result.pii[kind] = result.pii.get(kind, 0) + n
-    taken = [(n, e, f) for (n, _), e, f in zip(parsed, entries, found, strict=True)]
-    after = log_store.Cursor(chunk[-1].end, chunk[-1].number)
     with run.commit(final=False) as con:
-        stored = log_store.store_chunk(con, run.id, result.dataset, result.source, file, after,
-                                       taken, rejects)
-        result.read += len(chunk)
+        stored = log_store.store_chunk(con, run.id, result.dataset, result.source, file,
+                                       log_store.Cursor(end.end, end.number), taken, rejects)
+        result.read += sum(len(b.lines) for b in chunk)
         result.stored += stored.lines
         result.repeats += stored.repeats
         result.feedback += stored.feedback
@@ -171,7 +238,7 @@ def _stats(result: LogIngestResult) -> dict[str, Any]:
             "truncated": result.truncated, "pii": result.pii, "version": result.version}
 
 
-def _bar(progress: bool, file: tail.LogFile):
+def _bar(progress: bool, source: Path):
     from tqdm import tqdm
 
-    return tqdm(desc=file.path.name, unit=" lines", disable=not progress, leave=False)
+    return tqdm(desc=source.name, unit=" lines", disable=not progress, leave=False)

@@ -22,7 +22,7 @@ class Logs(_Strict):
     source: Path  # a log file (rotated copies included) or a folder
     dataset: str = "logs"
     pii: Literal["placeholder", "pseudonym", "off"] = "placeholder"
-    commit_every: int = Field(500, ge=1)
+    commit_every: int = Field(5000, ge=1)
 
 
 class Drift(_Strict):

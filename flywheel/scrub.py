@@ -5,7 +5,8 @@ and to a user's correction and comment together, so a pseudonym reads the same i
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
 from typing import Any
 
 from gristmill.curation.pii import PiiScrub, texts_of, with_texts
@@ -27,21 +28,32 @@ class Scrubber:
     def __call__(self, entries: list[LogEntry]) -> tuple[list[LogEntry], list[dict[str, int]]]:
         """The entries with PII replaced, and per entry the entity types found and their counts
         (the evidence: never the values)."""
-        from gristmill.curation.pii_engine import scrub_batch
+        return next(self.stream(iter([entries]), parallel=False))
 
-        items, places = [], []
-        for entry in entries:
-            where, texts = texts_of(entry.example) if entry.example else ([], [])
-            places.append(where)
-            items.append((entry.key, texts + [t for t in _feedback_texts(entry) if t]))
-        outcomes = scrub_batch(items, self.settings) if any(t for _, t in items) else []
+    def stream(self, batches: Iterator[list[LogEntry]], parallel: bool
+               ) -> Iterator[tuple[list[LogEntry], list[dict[str, int]]]]:
+        """`__call__` over each batch, in order; with `parallel`, in the PII step's number of
+        worker processes, each starting its engine once."""
+        from gristmill.curation.pii_engine import scrub_stream
+
+        held: deque[tuple[list[LogEntry], list]] = deque()
+
+        def items() -> Iterator[list[tuple[str, list[str]]]]:
+            for entries in batches:
+                places = [texts_of(e.example) if e.example else ([], []) for e in entries]
+                held.append((entries, [where for where, _ in places]))
+                yield [(e.key, texts + [t for t in _feedback_texts(e) if t])
+                       for e, (_, texts) in zip(entries, places, strict=True)]
+
+        workers = self.config.workers if parallel else 1
+        for outcomes in scrub_stream(items(), self.settings, workers):
+            entries, places = held.popleft()
+            yield self._apply(entries, places, outcomes)
+
+    def _apply(self, entries: list[LogEntry], places: list, outcomes: list
+               ) -> tuple[list[LogEntry], list[dict[str, int]]]:
         out, found = [], []
-        for entry, where, outcome in zip(entries, places, outcomes or [None] * len(entries),
-                                         strict=True):
-            if outcome is None:
-                out.append(entry)
-                found.append({})
-                continue
+        for entry, where, outcome in zip(entries, places, outcomes, strict=True):
             found.append(dict(Counter(kind for spans in outcome.spans for _, _, kind in spans)))
             texts = outcome.texts
             example = with_texts(entry.example, where, texts[:len(where)]) if entry.example \
