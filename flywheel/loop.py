@@ -11,6 +11,7 @@ a newly failed gate, a POST to the configured webhook.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import urllib.request
@@ -48,6 +49,8 @@ class StageFailed(GristmillError):
             f"{type(error).__name__}: {error}"
         super().__init__(f"flywheel {loop} turn {turn}: ERROR in {stage}: {what}")
 
+LOCK_WAIT = 600.0  # seconds a stage waits for another writer of the store to finish
+LOCK_POLL = 5.0
 OPTIONAL = ("drift", "judge", "synth", "shadow")  # stages a config may leave out (null)
 
 
@@ -122,9 +125,7 @@ def _turn(store: Store, config: Flywheel, progress: bool, say: Callable[[str], N
         if name in OPTIONAL and getattr(config, name) is None:
             continue
         try:
-            _stage(state, turn, name, inputs_of, run)
-        except StoreLocked:
-            raise
+            _patiently(functools.partial(_stage, state, turn, name, inputs_of, run), say)
         except Exception as e:  # noqa: BLE001 - any failure is reported as the stage's, for cron
             raise StageFailed(config.name, turn.number, name, e) from e
     turn.gates = _gates(config, state.out)
@@ -136,6 +137,20 @@ def _turn(store: Store, config: Flywheel, progress: bool, say: Callable[[str], N
         turn.webhook = _post(config.webhook, _summary(turn))
     turn.report = _write_report(config, turn)
     return turn
+
+
+def _patiently(step: Callable[[], None], say: Callable[[str], None]) -> None:
+    """Run `step`, again while another writer (a cron ingest) holds the store, for up to
+    LOCK_WAIT seconds; stages resume from their last commit, so running one again is safe."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            return step()
+        except StoreLocked as e:
+            if time.monotonic() > deadline:
+                raise
+            say(f"    waiting: {e}")
+            time.sleep(LOCK_POLL)
 
 
 def _stage(state: st.State, turn: Turn, name: str, inputs_of: Callable, run: Callable) -> None:

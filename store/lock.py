@@ -16,17 +16,20 @@ from gristmill.errors import StoreLocked
 
 
 class WriterLock:
-    def __init__(self, store_path: Path, command: str):
+    def __init__(self, store_path: Path, command: str, wait: float = 0.0):
         self.path = Path(f"{store_path}.lock")
         self.command = command
+        self.wait = wait  # seconds to wait for the holder to finish; 0: fail at once
         self._fd: int | None = None
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)  # a new store in a new folder
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + self.wait
+        while not _locked(fd):
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
             os.close(fd)
             raise StoreLocked(
                 f"another run holds the store {self.path.with_suffix('')}: {describe_holder(self.path)}; "
@@ -49,6 +52,14 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _locked(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def describe_holder(lock_path: Path) -> str:

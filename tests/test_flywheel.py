@@ -410,3 +410,23 @@ def test_simulate_writes_rotated_logs_and_configs_that_load(store, tmp_path, cli
     assert config.eval.suite.is_file() and config.merge.into == "support"
     result = ingest_logs(store, config.logs.source, pii="off")
     assert 40 - 1 <= result.stored <= 40 and result.files == 2
+
+
+def test_a_loop_stage_waits_while_another_writer_holds_the_store(store, tmp_path, monkeypatch):
+    import threading
+
+    from gristmill.flywheel import loop
+    from gristmill.store.lock import WriterLock
+
+    monkeypatch.setattr(loop, "LOCK_POLL", 0.05)
+    holder = WriterLock(store.path, "a cron ingest")
+    holder.acquire()
+    threading.Timer(0.5, holder.release).start()
+    said: list[str] = []
+    log = append(tmp_path / "app.jsonl", logged(1))
+    loop._patiently(lambda: ingest_logs(store, log, pii="off"), said.append)
+    assert said and "a cron ingest" in said[0]
+    assert table(store, "SELECT count(*) FROM log_lines") == [(1,)]
+    monkeypatch.setattr(loop, "LOCK_WAIT", 0.2)
+    with WriterLock(store.path, "a long writer"), pytest.raises(GristmillError, match="long writer"):
+        loop._patiently(lambda: ingest_logs(store, log, pii="off"), said.append)

@@ -159,3 +159,22 @@ def test_runs_are_recorded_with_status_config_and_stats(filled, tmp_path, cli):
     assert runs[0]["error"].endswith("bad.jsonl:1: text: content is empty")
     assert runs[1]["stats"] and orjson.loads(runs[1]["stats"])["version"] == "support@1"
     assert orjson.loads(runs[1]["config"])["format"] == "auto"
+
+
+def test_a_writer_lock_that_may_wait_gets_the_store_when_the_holder_lets_go(tmp_path):
+    import threading
+    import time
+
+    from gristmill.errors import StoreLocked
+    from gristmill.store.lock import WriterLock
+
+    path = tmp_path / "store.duckdb"
+    holder = WriterLock(path, "first")
+    holder.acquire()
+    with pytest.raises(StoreLocked, match=r"\(first\)"):
+        WriterLock(path, "second").acquire()  # no wait: fails at once
+    threading.Timer(0.5, holder.release).start()
+    started = time.monotonic()
+    with WriterLock(path, "patient", wait=10):
+        waited = time.monotonic() - started
+    assert 0.4 < waited < 5

@@ -23,6 +23,7 @@ from gristmill.train.base_model import resolve_base
 from gristmill.train.config import DPOConfig, SFTConfig, TrainConfig
 
 CONFIGS = {"sft": SFTConfig, "dpo": DPOConfig}
+FINISH_WAIT = 600.0  # seconds a finished run waits for the writer lock to record its result
 
 
 @dataclass
@@ -144,8 +145,10 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
         raise
     finally:
         metrics = recorder.metrics() | ({"tuning": trials} if trials else {})
-        with WriterLock(store.path, invocation(f"train {kind}")), store.write() as con, \
-                transaction(con):
+        # subtle: hours of training must not be lost to a writer that holds the store the
+        # moment it ends (a cron ingest): the result waits for the lock
+        with WriterLock(store.path, invocation(f"train {kind}"), wait=FINISH_WAIT), \
+                store.write() as con, transaction(con):
             registry.finish(con, name, status=status,
                             adapter_path=str(adapter) if adapter else None,
                             curves={"train": recorder.train, "eval": recorder.eval},
