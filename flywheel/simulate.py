@@ -73,12 +73,16 @@ class Logger:
             f.write(body)
         self.written.lines += len(lines)
 
-    def rotate(self, mode: str = "rename") -> None:
-        """logrotate: shift app.jsonl.N(.gz) up, gzip from .2 on, drop past `keep`."""
-        if self._partial:  # a writer flushes its line before the file is rotated
+    def flush(self) -> None:
+        """Finish the line still being written."""
+        if self._partial:
             with open(self.path, "ab") as f:
                 f.write(self._partial)
             self._partial = b""
+
+    def rotate(self, mode: str = "rename") -> None:
+        """logrotate: shift app.jsonl.N(.gz) up, gzip from .2 on, drop past `keep`."""
+        self.flush()  # a writer finishes its line before the file is rotated
         for n in range(self.keep, 0, -1):
             for suffix in ("", ".gz"):
                 old = self.dir / f"{self.path.name}.{n}{suffix}"

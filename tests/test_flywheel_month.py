@@ -1,5 +1,6 @@
-"""A simulated month of production logs, ingested by 30 cron-like runs, some killed at random
-moments: every line is stored exactly once, whatever the rotations and the kills."""
+"""A simulated month of production logs, 30 daily files rotated by rename or copytruncate and
+gzipped, ingested by 30 cron-like runs, some killed at random moments: every line is stored
+exactly once, whatever the rotations and the kills."""
 
 from __future__ import annotations
 
@@ -38,14 +39,14 @@ def _lock_holder(store: Path, proc: subprocess.Popen, timeout: float = 30) -> bo
 def test_a_month_of_rotated_logs_is_ingested_exactly_once_despite_kills(tmp_path):
     rng = random.Random(7)
     logs, store = tmp_path / "logs", tmp_path / "store.duckdb"
-    logger = Logger(logs, seed=3, per_day=36)
+    logger = Logger(logs, seed=3, per_day=36, keep=DAYS + 1)
     killed, rotations = 0, {"rename": 0, "copytruncate": 0}
     for day in range(DAYS):
-        logger.day(day)
-        if day % 3 == 2:  # rotation every third day, alternating how
-            mode = "copytruncate" if day % 2 else "rename"
+        if day:  # logrotate at midnight: daily files, renamed or copied and truncated, gzipped
+            mode = "copytruncate" if day % 3 == 0 else "rename"
             logger.rotate(mode)
             rotations[mode] += 1
+        logger.day(day)  # the day's lines, the last one sometimes still being written
         proc = subprocess.Popen(_ingest(store, logs), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         if day == 10:  # a second run while one holds the store exits at once, with code 3
@@ -62,10 +63,13 @@ def test_a_month_of_rotated_logs_is_ingested_exactly_once_despite_kills(tmp_path
         else:
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
+    logger.flush()  # the last line written whole, then a last run
     final = subprocess.run(_ingest(store, logs), capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     assert killed >= 5, killed  # the kills landed on live runs
     assert rotations["copytruncate"] and rotations["rename"]
+    files = sorted(p.name for p in logs.iterdir())
+    assert len(files) == DAYS and sum(f.endswith(".gz") for f in files) == DAYS - 2
 
     con = duckdb.connect(str(store), read_only=True)
     keys = [k for (k,) in con.execute("SELECT line_key FROM log_lines").fetchall()]
