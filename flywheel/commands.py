@@ -19,7 +19,8 @@ _INGEST = ("Read the new lines of production logs: a JSONL file and its rotated 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     fw = sub.add_parser("flywheel", help="production logs in, failures mined, the loop",
                         description="The data flywheel: ingest production logs from cron, mine "
-                        "failures into training data and a review queue, watch drift.")
+                        "failures into training data and a review queue, watch drift, and run "
+                        "the loop from new logs to a gated, registered candidate.")
     kinds = fw.add_subparsers(dest="action", metavar="ACTION", required=True,
                               help="what to do (each: gristmill flywheel ACTION --help)")
     p = kinds.add_parser("ingest", parents=[common], help="read new production log lines",

@@ -114,6 +114,11 @@ def run_turn(store: Store, config: Flywheel, progress: bool = False,
                           f"{describe_holder(lock.path)}") from None
     try:
         return _turn(store, config, progress, say)
+    except StageFailed as e:
+        if config.webhook:  # a turn that cannot finish is news too
+            body = {"loop": config.name, "verdict": "error", "error": str(e)}
+            say(f"  webhook {_post(config.webhook, body)}")
+        raise
     finally:
         lock.release()
 

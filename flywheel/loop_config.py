@@ -93,7 +93,7 @@ class Flywheel(_Strict):
     eval: Eval
     shadow: Shadow | None = Field(default_factory=Shadow)
     promote: Literal["candidate", "staging"] = "staging"  # where a candidate that passes goes
-    webhook: str | None = None  # POSTed a JSON summary when the gate fails
+    webhook: str | None = None  # POSTed a JSON summary when the gate fails or a stage errs
     reports: Path = Path("flywheel-reports")
 
 

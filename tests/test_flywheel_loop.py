@@ -164,3 +164,16 @@ def test_a_turn_killed_while_training_resumes_at_that_stage(loop):
         (interrupted,) = con.execute("SELECT count(*) FROM models WHERE status = 'training'"
                                      ).fetchone()
     assert interrupted == 0
+
+
+def test_a_stage_that_fails_exits_2_names_the_stage_and_calls_the_webhook(loop, capsys):
+    folder, store, write, _ = loop
+    path = write({"lr": 1e-9, "max_steps": 12, "eval_steps": 3}, shadow=None, drift=None,
+                 logs={"source": "logs/app.jsonl", "pii": "off"})  # the killed turn's: trained
+    path.write_text(path.read_text().replace("suite: suite.yaml", "suite: missing.yaml"))
+    sent = len(Hook.received)
+    code = main(["flywheel", "run", str(path), "--store", str(store.path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "ERROR in eval" in err and "no suite file" in err
+    assert "train…" not in err  # the model of the last turn, reused
+    assert Hook.received[sent:] and Hook.received[-1]["verdict"] == "error"
