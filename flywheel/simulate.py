@@ -160,9 +160,10 @@ curate: sft
 merge:
   into: support
   include: [corrections, approved]
-train:
+train:                  # a smoke run on CPU, like the demo's; drop `set` for the real recipe
   kind: sft
-  set: {{max_steps: 6, max_length: 1024}}
+  set: {{max_steps: 6, batch_size: 1, max_length: 512, max_examples: 48, eval_steps: 3,
+        patience: null}}
 eval:
   suite: suite.yaml
 shadow:
