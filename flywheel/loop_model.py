@@ -94,7 +94,7 @@ def evaluate(s: State) -> dict[str, Any]:
 
 def shadow_inputs(s: State) -> dict[str, Any]:
     c = s.config
-    return {"model": s.out["train"]["model"], "logs": s.version_id(c.logs.dataset),
+    return {"model": s.out["train"]["model"], "logs": s.ingested(c.logs.dataset),
             "sample": c.shadow.sample, "suite": digest(c.eval.suite)}
 
 

@@ -35,9 +35,13 @@ class State:
             except GristmillError:
                 return None
 
-    def version_id(self, dataset: str) -> int | None:
-        v = self.latest(dataset)
-        return v.version_id if v else None
+    def ingested(self, dataset: str) -> int | None:
+        """The logs' latest version with new lines in it: curation adds versions of the logs
+        too, and those must not make the next turn's inputs look changed."""
+        with self.store.read() as con:
+            (found,) = con.execute("SELECT max(version_id) FROM versions WHERE dataset = ? AND "
+                                   "step = 'flywheel-ingest'", [dataset]).fetchone()
+        return found
 
     def outside_version(self, dataset: str) -> int | None:
         """The latest version of `dataset` that the loop did not make itself: a turn's own merge
@@ -79,7 +83,7 @@ def ingest(s: State) -> dict[str, Any]:
 
 def drift_inputs(s: State) -> dict[str, Any]:
     c = s.config
-    return {"logs": s.version_id(c.logs.dataset), "against": s.outside_version(c.merge.into),
+    return {"logs": s.ingested(c.logs.dataset), "against": s.outside_version(c.merge.into),
             "threshold": c.drift.threshold, "window": c.drift.window}
 
 
@@ -95,7 +99,7 @@ def drift(s: State) -> dict[str, Any]:
 
 def judge_inputs(s: State) -> dict[str, Any]:
     j = s.config.judge
-    return {"logs": s.version_id(s.config.logs.dataset), **j.model_dump(mode="json"),
+    return {"logs": s.ingested(s.config.logs.dataset), **j.model_dump(mode="json"),
             "endpoint": digest(j.endpoint)}
 
 
@@ -136,16 +140,17 @@ def _recipe(s: State) -> tuple[Path, list[str]]:
     c = s.config
     path = Path(c.curate) if Path(c.curate).is_file() else recipe_path(c.curate)
     overrides = list(c.curate_set)
-    golden = [t.data for t in load_suite(c.eval.suite, c.eval.set).tasks if t.data]
-    if golden and "leakage:" in path.read_text() and \
+    if "leakage:" in path.read_text() and \
             not any(o.startswith("leakage.against") for o in overrides):
-        overrides.append(f"leakage.against=[{', '.join(golden)}]")
+        golden = [t.data for t in load_suite(c.eval.suite, c.eval.set).tasks if t.data]
+        if golden:
+            overrides.append(f"leakage.against=[{', '.join(golden)}]")
     return path, overrides
 
 
 def curate_inputs(s: State) -> dict[str, Any]:
     c = s.config
-    inputs: dict[str, Any] = {"logs": s.version_id(c.logs.dataset), "recipe": None}
+    inputs: dict[str, Any] = {"logs": s.ingested(c.logs.dataset), "recipe": None}
     if c.curate is not None:
         path, overrides = _recipe(s)
         inputs |= {"recipe": digest(path), "set": overrides}

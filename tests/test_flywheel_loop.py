@@ -68,6 +68,8 @@ def loop(tmp_path_factory, tiny_base):
         "name": "pinned", "generation": {"max_tokens": 8, "batch_size": 8},
         "judge": {"max_tokens": 128},
         "tasks": [{"name": "qa", "data": "golden@1", "metrics": ["exact", "token_f1"]}]}))
+    (folder / "recipe.yaml").write_text(yaml.safe_dump({"steps": [  # curation makes versions
+        {"exact_dedup": {}}, {"length": {"max_chars": 20000}}]}))      # of the logs too
     server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -75,7 +77,8 @@ def loop(tmp_path_factory, tiny_base):
         path = folder / "flywheel.yaml"
         path.write_text(yaml.safe_dump(more | {
             "name": "support", "logs": {"source": "logs/app.jsonl", "commit_every": 8},
-            "curate": None, "merge": {"into": "support", "include": ["corrections", "unflagged"]},
+            "curate": "recipe.yaml",
+            "merge": {"into": "support", "include": ["corrections", "unflagged"]},
             "train": {"set": {"base": str(tiny_base), "batch_size": 4, "eval_steps": 4,
                               "max_length": 512, "lora_r": 4, "warmup_ratio": 0.0,
                               "patience": None, "seed": 7, **train}},
