@@ -116,7 +116,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--days", type=int, default=7, metavar="N", help="days of logs (default: 7)")
     p.add_argument("--per-day", type=int, default=40, metavar="N",
                    help="requests a day (default: 40)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="(default: 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="another seed writes other requests: run again with --seed 1 for more "
+                   "days of logs (default: 0)")
     p.set_defaults(handler=cmd_simulate, command="flywheel simulate")
 
 

@@ -39,7 +39,7 @@ class Logger:
                  name: str = "app.jsonl"):
         self.dir, self.per_day, self.keep = directory, per_day, keep
         self.path = directory / name
-        self.rng = random.Random(seed)
+        self.rng, self.seed = random.Random(seed), seed
         self.written = Written()
         self._partial: bytes = b""
         self._recent: list[str] = []
@@ -112,7 +112,7 @@ class Logger:
         self._n += 1
         spec = texts.new_spec(rng)
         messages, _ = texts.build(spec, pii=rng if rng.random() < 0.1 else None)
-        key = f"req-{d:02d}-{self._n:06d}"
+        key = f"req-{self.seed}-{d:02d}-{self._n:06d}"  # another seed, other requests
         self.written.requests.add(key)
         when = START + timedelta(days=d, seconds=rng.randrange(86_400))
         meta = {"timestamp": when.isoformat() + "Z", "request_id": key,
