@@ -430,3 +430,29 @@ def test_a_loop_stage_waits_while_another_writer_holds_the_store(store, tmp_path
     monkeypatch.setattr(loop, "LOCK_WAIT", 0.2)
     with WriterLock(store.path, "a long writer"), pytest.raises(GristmillError, match="long writer"):
         loop._patiently(lambda: ingest_logs(store, log, pii="off"), said.append)
+
+
+def test_the_synth_stage_runs_a_generator_and_merges_its_output(store, tmp_path, llm_server):
+    from gristmill.flywheel.loop_config import Flywheel
+    from gristmill.flywheel.loop_stages import State, synth
+    from gristmill.store.ingest import ingest
+    from tests.conftest import chat, endpoint_file, write_jsonl
+
+    chats = [chat("How do I return boots I bought last week?", "Use the returns page."),
+             chat("Do you ship tents to Canada?", "Yes, in 5 to 8 days.")]
+    ingest(store, [write_jsonl(tmp_path / "support.jsonl", chats)], "support")
+    config = Flywheel(
+        name="t", logs={"source": tmp_path / "app.jsonl"}, merge={"into": "support"},
+        eval={"suite": tmp_path / "suite.yaml"}, synth={
+            "generator": "evol", "set": ["rounds=1", "max_tokens=48", "response_max_tokens=48"],
+            "endpoint": endpoint_file(tmp_path / "llm.yaml", llm_server.endpoint.base_url,
+                                      llm_server.endpoint.model)})
+    state = State(store, config, say=lambda line: None)
+    state.out["merge"] = {"version": "support@1"}
+    out = synth(state)
+    made = table(store, "SELECT count(*) FROM members m JOIN versions v USING (version_id) "
+                 "WHERE v.dataset = 'support-evol'")
+    assert out["produced"] == made[0][0] and out["synth_version"] == "support-evol@1"
+    assert out["version"] == ("support@2" if out["produced"] else "support@1")
+    held = table(store, "SELECT n_examples FROM versions WHERE dataset = 'support' ORDER BY number")
+    assert held[-1] == (2 + out["produced"],)
