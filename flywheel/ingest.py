@@ -2,9 +2,9 @@
 
 Each file of the SOURCE is read from its cursor, parsed and PII-scrubbed in batches (in worker
 processes when there is much to scrub); every `commit_every` lines, or every few seconds, become
-one transaction with the file's cursor after them (see log_store). A second run while one holds the store
-exits at once (the writer lock, exit code 3); a killed run loses only its uncommitted chunk,
-which the next run reads again. When the files are read, one new version of the dataset takes in
+one transaction with the file's cursor after them (see log_store). A second run while one holds
+the store exits at once (the writer lock, exit code 3); a killed run loses only its uncommitted
+chunk, which the next run reads again. When the files are read, one new version of the dataset takes in
 every line stored since the last version, a killed run's lines included.
 """
 

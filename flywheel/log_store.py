@@ -16,7 +16,6 @@ from typing import Any
 import duckdb
 import orjson
 
-from gristmill.errors import GristmillError
 from gristmill.flywheel.records import LogEntry
 from gristmill.flywheel.tail import LogFile
 from gristmill.store import versions
@@ -143,6 +142,27 @@ def insert_feedback(con: duckdb.DuckDBPyConnection, run_id: int, rows: list[dict
     return count
 
 
+def extend(con: duckdb.DuckDBPyConnection, dataset: str, new: str, run_id: int, step: str,
+           config: dict[str, Any], stats: dict[str, Any] | None = None,
+           ) -> tuple[versions.Version | None, int]:
+    """`dataset`'s latest plus the example keys the SQL `new` selects (`example_key`), as a new
+    version when any of them is not a member yet. Returns the latest version then and how many
+    it added; create_version keeps forgotten examples out, with a removal each."""
+    parent = versions.latest(con, dataset)
+    parent_id = parent.version_id if parent else -1
+    (added,) = con.execute(
+        f"SELECT count(DISTINCT example_key) FROM ({new}) WHERE example_key NOT IN "
+        "(SELECT example_key FROM members WHERE version_id = ?)", [parent_id]).fetchone()
+    if not added:
+        return parent, 0
+    members = new if parent is None else \
+        f"SELECT example_key FROM members WHERE version_id = {parent_id} UNION ALL {new}"
+    version = versions.create_version(
+        con, dataset=dataset, parent=parent, step=step, config=config, run_id=run_id,
+        members=members, n_added=added, stats={"added": added} if stats is None else stats)
+    return version, added
+
+
 def version_pending(con: duckdb.DuckDBPyConnection, dataset: str, run_id: int,
                     config: dict[str, Any]) -> versions.Version | None:
     """A new version of `dataset`: its latest plus every log line's example that no version has
@@ -151,24 +171,11 @@ def version_pending(con: duckdb.DuckDBPyConnection, dataset: str, run_id: int,
                              "IS NULL", [dataset]).fetchone()
     if not pending:
         return None
-    try:
-        parent = versions.resolve(con, dataset)
-    except GristmillError:
-        parent = None
-    parent_id = parent.version_id if parent else -1
     new = f"SELECT example_key FROM log_lines WHERE dataset = '{dataset}' AND version_id IS NULL"
-    (added,) = con.execute(
-        f"SELECT count(DISTINCT example_key) FROM ({new}) WHERE example_key NOT IN "
-        "(SELECT example_key FROM members WHERE version_id = ?)", [parent_id]).fetchone()
-    version = parent
-    if added:
-        members = new if parent is None else \
-            f"SELECT example_key FROM members WHERE version_id = {parent_id} UNION ALL {new}"
-        version = versions.create_version(
-            con, dataset=dataset, parent=parent, step="flywheel-ingest", config=config,
-            run_id=run_id, members=members, n_added=added, stats={"log_lines": pending})
+    version, added = extend(con, dataset, new, run_id, "flywheel-ingest", config,
+                            {"log_lines": pending})
     con.execute("UPDATE log_lines SET version_id = ? WHERE dataset = ? AND version_id IS NULL",
-                [version.version_id, dataset])
+                [version.version_id if version else None, dataset])
     return version if added else None
 
 
@@ -188,28 +195,14 @@ def append_examples(con: duckdb.DuckDBPyConnection, run_id: int, dataset: str, s
         "meta": pa.array([orjson.dumps(r[3]).decode() for r in rows], pa.string())}))
     try:
         versions.insert_new_examples(con, "_append_in", run_id)
-        try:
-            parent = versions.resolve(con, dataset)
-        except GristmillError:
-            parent = None
-        parent_id = parent.version_id if parent else -1
         con.execute(
             "INSERT INTO sources SELECT e.key, ?, ?, a.source, a.position, a.meta "
             "FROM _append_in a JOIN examples e ON e.id = a.id WHERE NOT EXISTS (SELECT 1 FROM "
             "sources s WHERE s.example_key = e.key AND s.dataset = ? AND s.source = a.source "
             "AND s.position IS NOT DISTINCT FROM a.position)", [dataset, run_id, dataset])
-        new = ("SELECT DISTINCT e.key AS example_key FROM _append_in a JOIN examples e "
-               "ON e.id = a.id")
-        (added,) = con.execute(f"SELECT count(*) FROM ({new}) WHERE example_key NOT IN "
-                               "(SELECT example_key FROM members WHERE version_id = ?)",
-                               [parent_id]).fetchone()
-        if not added:
-            return None
-        members = new if parent is None else \
-            f"SELECT example_key FROM members WHERE version_id = {parent_id} UNION ALL {new}"
-        return versions.create_version(con, dataset=dataset, parent=parent, step=step,
-                                       config=config, run_id=run_id, members=members,
-                                       n_added=added, stats={"added": added})
+        version, added = extend(con, dataset, "SELECT e.key AS example_key FROM _append_in a "
+                                "JOIN examples e ON e.id = a.id", run_id, step, config)
+        return version if added else None
     finally:
         con.abort()
         con.unregister("_append_in")

@@ -195,9 +195,12 @@ def _next_turn(store: Store, loop: str) -> int:
     return (last or 0) + 1
 
 
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+
+
 def _hash(inputs: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS,
-                                       default=str)).hexdigest()
+    return hashlib.sha256(_dumps(inputs)).hexdigest()
 
 
 def _finished(store: Store, loop: str, stage: str, key: str) -> dict[str, Any] | None:
@@ -211,12 +214,12 @@ def _finished(store: Store, loop: str, stage: str, key: str) -> dict[str, Any] |
 
 def _record(store: Store, turn: Turn, stage: str, key: str, inputs: dict[str, Any],
             output: dict[str, Any], seconds: float) -> None:
-    dump = lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS, default=str).decode()  # noqa: E731
     with writing(store, f"flywheel {turn.loop} {stage}", {"turn": turn.number}) as run, \
             run.commit() as con:
         con.execute("INSERT INTO flywheel_stages VALUES (?, ?, ?, ?, ?, ?, ?, "
                     "current_localtimestamp())",
-                    [turn.loop, turn.number, stage, key, dump(inputs), dump(output), seconds])
+                    [turn.loop, turn.number, stage, key, _dumps(inputs).decode(),
+                     _dumps(output).decode(), seconds])
 
 
 def _summary(turn: Turn) -> dict[str, Any]:

@@ -30,10 +30,7 @@ class State:
 
     def latest(self, dataset: str) -> versions.Version | None:
         with self.store.read() as con:
-            try:
-                return versions.resolve(con, dataset)
-            except GristmillError:
-                return None
+            return versions.latest(con, dataset)
 
     def ingested(self, dataset: str) -> int | None:
         """The logs' latest version with new lines in it: curation adds versions of the logs
@@ -199,7 +196,7 @@ def synth_inputs(s: State) -> dict[str, Any]:
 
 
 def synth(s: State) -> dict[str, Any]:
-    from gristmill.flywheel.merge import add_members
+    from gristmill.flywheel.log_store import extend
     from gristmill.store.runs import writing
     from gristmill.synth import generators
     from gristmill.synth.endpoint import load_endpoint
@@ -219,8 +216,7 @@ def synth(s: State) -> dict[str, Any]:
         return {"version": merged, "produced": 0}
     with writing(s.store, f"flywheel merge {c.merge.into}", {"synth": outcome.version.ref}) as run, \
             run.commit() as con:
-        keys = {k for (k,) in con.execute("SELECT example_key FROM members WHERE version_id = ?",
-                                          [outcome.version.version_id]).fetchall()}
-        v = add_members(con, c.merge.into, keys, run.id, "flywheel-synth",
-                        {"synth": outcome.version.ref})
+        v, _ = extend(con, c.merge.into, "SELECT example_key FROM members WHERE version_id = "
+                      f"{outcome.version.version_id}", run.id, "flywheel-synth",
+                      {"synth": outcome.version.ref})
     return {"version": v.ref, "produced": outcome.produced, "synth_version": outcome.version.ref}

@@ -8,9 +8,8 @@ plus those members; nothing new, no version.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gristmill.errors import GristmillError
+from gristmill.flywheel.log_store import extend
 from gristmill.flywheel.mine import failures
 from gristmill.store import versions
 from gristmill.store.db import Store
@@ -30,35 +29,15 @@ def merge(store: Store, into: str, logs: str | None, corrections: str | None,
             keys |= _from_logs(con, versions.resolve(con, logs), include, low_rating, low_score)
         if corrections and "corrections" in include:
             keys |= _members(con, versions.resolve(con, corrections))
-        version = add_members(con, into, keys, run.id, "flywheel-merge", config)
-        run.stats = {"candidates": len(keys), "version": version.ref, "added": version.n_added}
-        return version
-
-
-def add_members(con, into: str, keys: set[int], run_id: int, step: str,
-                config: dict[str, Any]) -> versions.Version:
-    """`into`'s latest plus `keys`; the latest itself when it holds them all already."""
-    try:
-        parent = versions.resolve(con, into)
-    except GristmillError:
-        parent = None
-    con.execute("CREATE OR REPLACE TEMP TABLE _merge_in AS SELECT unnest(?::BIGINT[]) AS "
-                "example_key", [sorted(keys)])
-    (added,) = con.execute(
-        "SELECT count(*) FROM _merge_in WHERE example_key NOT IN (SELECT example_key FROM "
-        "members WHERE version_id = ?) AND example_key NOT IN (SELECT example_key FROM "
-        "forgotten)", [parent.version_id if parent else -1]).fetchone()
-    if not added:
-        if parent is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE _merge_in AS SELECT unnest(?::BIGINT[]) AS "
+                    "example_key", [sorted(keys)])
+        version, _ = extend(con, into, "SELECT example_key FROM _merge_in", run.id,
+                            "flywheel-merge", config)
+        if version is None:
             raise GristmillError(f"nothing to merge into {into}: no approved chat or correction "
                                  "yet, and the dataset does not exist")
-        return parent
-    members = "SELECT example_key FROM _merge_in"
-    if parent is not None:
-        members += f" UNION ALL SELECT example_key FROM members WHERE version_id = {parent.version_id}"
-    return versions.create_version(con, dataset=into, parent=parent, step=step, config=config,
-                                   run_id=run_id, members=members, n_added=added,
-                                   stats={"added": added})
+        run.stats = {"candidates": len(keys), "version": version.ref, "added": version.n_added}
+        return version
 
 
 def _members(con, version: versions.Version) -> set[int]:

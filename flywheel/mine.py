@@ -13,6 +13,7 @@ Forgotten examples are never mined.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,10 @@ class Failure:
     @property
     def answer(self) -> str:
         return self.example.payload["messages"][-1].get("content") or ""
+
+    @property
+    def awaits_review(self) -> bool:
+        return self.correction is None and self.label is None
 
 
 @dataclass
@@ -101,12 +106,10 @@ def mine(store: Store, dataset: str = "logs", low_rating: float = LOW_RATING,
         with run.commit() as con:
             found = failures(con, dataset, low_rating, low_score)
             result.failures = len(found)
-            for f in found:
-                for s in f.signals:
-                    result.signals[s] = result.signals.get(s, 0) + 1
+            result.signals = dict(Counter(s for f in found for s in f.signals))
             fixed = [f for f in found if f.correction is not None]
             result.corrections = len(fixed)
-            result.queued = sum(1 for f in found if f.correction is None and f.label is None)
+            result.queued = sum(f.awaits_review for f in found)
             sft = [(Example.chat([*f.prompt, {"role": "assistant", "content": f.correction}]),
                     f.path, f.line, _meta(f)) for f in fixed]
             pairs = [(Example.preference(f.prompt, [{"role": "assistant", "content": f.correction}],

@@ -45,7 +45,7 @@ def export(store: Store, out: Path, dataset: str = "logs", limit: int | None = N
     fmt = _format(out)
     with store.read() as con:
         queue = [f for f in failures(con, dataset, low_rating, low_score)
-                 if f.correction is None and f.label is None][:limit]
+                 if f.awaits_review][:limit]
     rows = [{"line_key": f.line_key, "signals": ", ".join(f.signals),
              "prompt": "\n".join(f"{m['role']}: {m.get('content') or ''}" for m in f.prompt),
              "answer": f.answer, "label": "", "correction": "", "note": ""} for f in queue]

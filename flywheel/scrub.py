@@ -12,8 +12,6 @@ from typing import Any
 from gristmill.curation.pii import PiiScrub, texts_of, with_texts
 from gristmill.flywheel.records import LogEntry
 
-OPERATORS = ("placeholder", "pseudonym")
-
 
 class Scrubber:
     """Built once per run; the engine loads on the first batch that has text to scan."""

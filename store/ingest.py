@@ -190,7 +190,7 @@ def _commit(con, run_id, dataset, config, staged, placed, rejects, result) -> No
         "x.dataset = ? AND x.source = s.source AND x.position IS NOT DISTINCT FROM s.position)",
         [dataset, run_id, dataset],
     )
-    parent = _latest(con, dataset)
+    parent = versions.latest(con, dataset)
     members = "SELECT key AS example_key FROM _staged_keys"
     (outside,) = con.execute(
         "SELECT count(DISTINCT key) FROM _staged_keys WHERE key NOT IN "
@@ -208,13 +208,6 @@ def _commit(con, run_id, dataset, config, staged, placed, rejects, result) -> No
                "repeats": result.repeated, "rejected": result.rejected},
     )
     result.version, result.added = version.ref, version.n_added
-
-
-def _latest(con, dataset: str) -> versions.Version | None:
-    try:
-        return versions.resolve(con, dataset)
-    except GristmillError:
-        return None
 
 
 def _stage_prefix(store_path: Path) -> str:

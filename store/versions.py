@@ -97,6 +97,14 @@ def resolve(con: duckdb.DuckDBPyConnection, ref: str) -> Version:
     raise GristmillError(f"{name} has no version {number} (versions 1 to {last})")
 
 
+def latest(con: duckdb.DuckDBPyConnection, dataset: str) -> Version | None:
+    """The dataset's latest version; None while it has none."""
+    try:
+        return resolve(con, dataset)
+    except GristmillError:
+        return None
+
+
 def by_id(con: duckdb.DuckDBPyConnection, version_id: int) -> Version:
     row = con.execute(f"SELECT {_COLUMNS} FROM versions WHERE version_id = ?", [version_id])
     return Version._from_row(row.fetchone())
