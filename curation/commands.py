@@ -4,9 +4,11 @@ a step runs."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gristmill.curation.registry import STEPS
+from gristmill.errors import UsageError
 
 _RECIPES = Path(__file__).resolve().parent / "recipes"
 
@@ -31,6 +33,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="a setting: KEY=VALUE with --step, STEP.KEY=VALUE with --recipe")
     p.add_argument("--dry-run", action="store_true",
                    help="report what each step would remove; commit nothing")
+    scale = p.add_argument_group("distributed runs")
+    scale.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: every step as tasks on a Ray "
+                       "cluster, the same result, committed once when the run finishes")
+    scale.add_argument("--address", metavar="ADDR",
+                       help="with --engine ray: the cluster (host:port, or auto for the one "
+                       "`ray start` runs here); default: a local cluster for this run")
+    scale.add_argument("--work", metavar="URI",
+                       help="with --engine ray: where the run's Parquet goes (input/ and "
+                       "output/), a folder or an s3:// URI every node reaches; default: a "
+                       "temporary folder beside the store, removed after the run")
+    scale.add_argument("--partitions", type=int, metavar="N",
+                       help="with --engine ray: partitions of the data (default: twice the "
+                       "cluster's CPUs)")
     p.set_defaults(handler=cmd_curate)
 
     p = sub.add_parser(
@@ -50,7 +66,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def recipe_path(name: str) -> Path:
-    from gristmill.errors import UsageError
 
     path = Path(name)
     if path.exists():
@@ -77,8 +92,13 @@ def cmd_curate(args) -> int:
         if not args.json:
             print(outcome.line(), flush=True)
 
-    outcomes = curate(open_store(args), args.ref, steps, dry_run=args.dry_run,
-                      progress=progress(args), on_step=report)
+    if args.engine == "ray":
+        outcomes = _on_ray(args, steps, report)
+    else:
+        if args.address or args.work or args.partitions:
+            raise UsageError("--address, --work and --partitions go with --engine ray")
+        outcomes = curate(open_store(args), args.ref, steps, dry_run=args.dry_run,
+                          progress=progress(args), on_step=report)
     if args.json:
         emit_json([{"step": o.step, "input": o.input, "output": o.output, "reused": o.reused,
                     **o.stats} for o in outcomes])
@@ -92,6 +112,24 @@ def cmd_curate(args) -> int:
         summary(args, f"curated {outcomes[0].input} -> {last.output}: {len(outcomes)} step(s), "
                 f"{kept:,} examples kept, {dropped:,} dropped")
     return 0
+
+
+def _on_ray(args, steps, report):
+    from gristmill.output import progress
+    from gristmill.scale.engine import curate_on_ray
+    from gristmill.store.views import open_store
+
+    if args.dry_run:
+        raise UsageError("--dry-run runs in this process: leave out --engine ray")
+    if args.partitions is not None and args.partitions < 1:
+        raise UsageError("--partitions is a positive number")
+    def say(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return curate_on_ray(open_store(args), args.ref, steps, address=args.address, work=args.work,
+                         partitions=args.partitions, progress=progress(args), on_step=report,
+                         say=say)
 
 
 def cmd_audit(args) -> int:

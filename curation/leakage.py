@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from gristmill.curation.embed import DEFAULT_MODEL, embed_rows
 from gristmill.curation.leak_match import METHODS, LexicalIndex, Match, Method
 from gristmill.curation.rows import Context, VersionRows
-from gristmill.curation.semantic import Specifics, nearest
+from gristmill.curation.semantic import MARGIN, Specifics, best, nearest
 from gristmill.curation.step import Decisions, Row, Rows, Step, StepConfig
 from gristmill.curation.text import Normalization, content, first_user
 from gristmill.store.db import Store
@@ -133,9 +133,9 @@ def scan_rows(rows: Rows, ctx: Context, c: LeakageStep.Config, evals: list[Versi
     if use_vectors:
         train = embed_rows(rows, ctx, field=FIELD, model=c.model, device=c.device,
                            batch_size=c.batch_size, visit=visit, desc="leakage: embed training")
-        held = _eval_vectors(ctx, evals, items, c)
+        held = eval_vectors(ctx, evals, items, c)
         new = [t for t in (train.new, held.new) if t is not None]
-        tables = [("embeddings", _unique_keys(new))] if new else []
+        tables = [("embeddings", unique_keys(new))] if new else []
         stats = {"embedded": train.embedded + held.embedded, "cached": train.cached + held.cached}
         _embedding_matches(found, train.vectors, held.vectors, questions, specifics, c)
     else:
@@ -162,7 +162,7 @@ class _Held:
     cached: int
 
 
-def _eval_vectors(ctx: Context, evals: list[Version], items: dict, c: LeakageStep.Config) -> _Held:
+def eval_vectors(ctx: Context, evals: list[Version], items: dict, c: LeakageStep.Config) -> _Held:
     """Vectors of the eval questions, in the order of `items`, each read from or cached for the
     version it came from."""
     import pyarrow as pa
@@ -187,7 +187,8 @@ def _embedding_matches(found: dict[int, Match], train: np.ndarray, held: np.ndar
     """Add an embedding match for each training row no lexical method matched."""
     if len(held) == 0 or len(train) == 0:
         return
-    sims, nbrs, _ = nearest(held, train, 1)
+    _, nbrs, _ = nearest(held, train, 1 + MARGIN)
+    sims, nbrs = best(train, held, nbrs, 1)
     n_train = len(train)
     if specifics is not None:
         for q in questions:
@@ -200,7 +201,7 @@ def _embedding_matches(found: dict[int, Match], train: np.ndarray, held: np.ndar
             found[i] = Match(j, "embedding", round(float(sims[i, 0]), 4))
 
 
-def _unique_keys(tables: list[Any]) -> Any:
+def unique_keys(tables: list[Any]) -> Any:
     """One vector per example key: an item in both the training and the eval set is embedded
     on both sides."""
     import pyarrow as pa

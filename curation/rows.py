@@ -68,16 +68,27 @@ class VersionRows(Rows):
                 for key, ex_id, kind, payload, meta, source in zip(*columns, strict=True):
                     if ex_id in removed:
                         continue
-                    meta = orjson.loads(meta) if meta else {}
-                    if source is not None:
-                        meta[SOURCE] = source
                     if ex_id in rewrites:
-                        rows.append(Row(None, rewrites[ex_id], meta))
+                        rows.append(Row(None, rewrites[ex_id], meta_of(meta, source)))
                     else:
-                        rows.append(Row(key, Example(ex_id, kind, orjson.loads(payload),
-                                                     payload.encode()), meta))
+                        rows.append(make_row(key, ex_id, kind, payload, meta, source))
                 if rows:
                     yield rows
+
+
+def make_row(key: int, ex_id: str, kind: str, payload: str, meta: str | None,
+             source: str | None) -> Row:
+    """A row from the store's columns: the example's payload JSON, its first source's metadata
+    JSON and that source's name."""
+    return Row(key, Example(ex_id, kind, orjson.loads(payload), payload.encode()),
+               meta_of(meta, source))
+
+
+def meta_of(meta: str | None, source: str | None) -> dict[str, Any]:
+    out = orjson.loads(meta) if meta else {}
+    if source is not None:
+        out[SOURCE] = source
+    return out
 
 
 @dataclass

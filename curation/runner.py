@@ -56,12 +56,12 @@ def curate(store: Store, ref: str, steps: list[Step], *, dry_run: bool = False,
         with store.read() as con:
             version = resolve(con, ref)
         configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
-        for outcome in _done_already(store, version, configs):
+        for outcome in done_already(store, version, configs):
             outcomes.append(outcome)
             report(outcome)
         for step, config in list(zip(steps, configs, strict=True))[len(outcomes):]:
             ctx = Context(store, version, progress)
-            outcome = _reuse(store, version, step.name, config) or _commit(
+            outcome = reuse(store, version, step.name, config) or _commit(
                 run, version, step, config, ctx)
             outcomes.append(outcome)
             run.stats["steps"] = [o.line() for o in outcomes]
@@ -71,7 +71,7 @@ def curate(store: Store, ref: str, steps: list[Step], *, dry_run: bool = False,
     return outcomes
 
 
-def _done_already(store: Store, version: Version, configs: list[dict]) -> list[StepOutcome]:
+def done_already(store: Store, version: Version, configs: list[dict]) -> list[StepOutcome]:
     """When `version` is itself the result of the first steps of this recipe (a re-run of
     `curate NAME` after a kill, or after it finished), those steps are done: outcomes for them."""
     with store.read() as con:
@@ -87,7 +87,7 @@ def _done_already(store: Store, version: Version, configs: list[dict]) -> list[S
     return []
 
 
-def _reuse(store: Store, parent: Version, step: str, config: dict) -> StepOutcome | None:
+def reuse(store: Store, parent: Version, step: str, config: dict) -> StepOutcome | None:
     with store.read() as con:
         row = con.execute(
             "SELECT max(version_id) FROM versions WHERE parent_id = ? AND step = ? AND "
@@ -104,16 +104,23 @@ def _commit(run: Run, parent: Version, step: Step, config: dict, ctx: Context) -
     decisions = step.run(VersionRows(run.store, parent, meta=step.needs_meta()), ctx)
     stats = _stats(parent.n_examples, decisions, time.perf_counter() - started)
     with run.commit(final=False) as con:
-        child = commit_child(
-            con, parent, step=step.name, config=config, run_id=run.id,
-            removals=_removal_table(decisions),
-            transforms=[(old, r.example, r.evidence) for old, r in decisions.rewrites.items()],
-            stats=stats,
-        )
-        _write_splits(con, parent, child, decisions.splits)
-        for table, rows in decisions.tables:
-            _append(con, table, rows, child.version_id)
+        child = record(con, run.id, parent, step.name, config, _removal_table(decisions),
+                       [(old, r.example, r.evidence) for old, r in decisions.rewrites.items()],
+                       decisions.splits, decisions.tables, stats)
     return StepOutcome(step.name, parent.ref, child.ref, stats, samples=stats["samples"])
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: int, parent: Version, step: str, config: dict,
+           removals, transforms: list, splits, tables: list, stats: dict[str, Any]) -> Version:
+    """Commit one step's decisions as the child of `parent`, in the caller's transaction:
+    removals (id, reason, message, evidence), transforms (old id, example, evidence), splits
+    (id -> split, or a table of id, split), and intermediate tables."""
+    child = commit_child(con, parent, step=step, config=config, run_id=run_id,
+                         removals=removals, transforms=transforms, stats=stats)
+    _write_splits(con, parent, child, splits)
+    for table, rows in tables:
+        _append(con, table, rows, child.version_id)
+    return child
 
 
 def _dry_run(store: Store, ref: str, steps: list[Step], progress: bool,
@@ -134,12 +141,18 @@ def _dry_run(store: Store, ref: str, steps: list[Step], progress: bool,
 
 
 def _stats(n_input: int, decisions: Decisions, seconds: float) -> dict[str, Any]:
-    reasons = Counter(d.reason for d in decisions.drops.values())
     samples = [{"id": i, "reason": d.reason, "message": d.message, "evidence": d.evidence}
                for i, d in list(decisions.drops.items())[:SAMPLES]]
-    return {"input": n_input, "kept": n_input - len(decisions.drops),
-            "dropped": dict(reasons.most_common()), "transformed": len(decisions.rewrites),
-            "seconds": round(seconds, 3), "samples": samples, **decisions.stats}
+    return step_stats(n_input, Counter(d.reason for d in decisions.drops.values()),
+                      len(decisions.rewrites), seconds, samples, decisions.stats)
+
+
+def step_stats(n_input: int, reasons: Counter, transformed: int, seconds: float,
+               samples: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    """What a version records of the step that made it."""
+    return {"input": n_input, "kept": n_input - sum(reasons.values()),
+            "dropped": dict(reasons.most_common()), "transformed": transformed,
+            "seconds": round(seconds, 3), "samples": samples[:SAMPLES], **extra}
 
 
 def _removal_table(decisions: Decisions):
@@ -156,7 +169,7 @@ def _removal_table(decisions: Decisions):
 
 
 def _write_splits(con: duckdb.DuckDBPyConnection, parent: Version, child: Version,
-                  splits: dict[str, str] | None) -> None:
+                  splits) -> None:
     """A split step's assignment, or the parent's carried over (a rewrite keeps its split)."""
     if splits is None:
         con.execute(
@@ -171,8 +184,9 @@ def _write_splits(con: duckdb.DuckDBPyConnection, parent: Version, child: Versio
         return
     import pyarrow as pa
 
-    table = pa.table({"id": pa.array(list(splits), pa.string()),
-                      "split": pa.array(list(splits.values()), pa.string())})
+    table = splits if isinstance(splits, pa.Table) else pa.table(
+        {"id": pa.array(list(splits), pa.string()),
+         "split": pa.array(list(splits.values()), pa.string())})
     _append_select(con, table, f"""INSERT INTO splits SELECT {child.version_id}, m.example_key,
         t.split FROM _rows t JOIN examples e ON e.id = t.id JOIN members m
         ON m.example_key = e.key AND m.version_id = {child.version_id}""")

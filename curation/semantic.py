@@ -28,6 +28,7 @@ from gristmill.curation.step import Decisions, Row, Rows, Step, StepConfig
 from gristmill.curation.text import Scope
 
 IndexKind = Literal["auto", "flat", "ivf", "hnsw"]
+MARGIN = 8  # candidates searched past the k kept, so the exact rescoring chooses the k
 
 
 class SemanticDedup(Step):
@@ -73,10 +74,12 @@ class SemanticDedup(Step):
 
         embedded = embed_rows(rows, ctx, field=c.scope, model=c.model, device=c.device,
                               batch_size=c.batch_size, visit=visit, desc="semantic: embed")
-        sims, nbrs, kind = nearest(embedded.vectors, embedded.vectors, c.neighbors + 1, c.index,
+        vectors = embedded.vectors
+        sims, nbrs, kind = nearest(vectors, vectors, c.neighbors + 1 + MARGIN, c.index,
                                    c.flat_max, c.nprobe)
+        sims, nbrs = best(vectors, vectors, nbrs, c.neighbors + 1)
         agree = None if specifics is None else lambda i, j: specifics.overlap(i, j) >= c.specifics
-        pairs = greedy(ranks, sims, nbrs, c.threshold, agree)
+        pairs = keep_pass(ranks, edge_lists(sims, nbrs, c.threshold), agree)
         decisions = Decisions()
         for i, j, score in pairs:
             decisions.drop(ids[i], "semantic_duplicate",
@@ -120,26 +123,53 @@ def nearest(base: np.ndarray, queries: np.ndarray, k: int, index: IndexKind = "a
     return sims, ids, kind
 
 
-def greedy(ranks: list[tuple], sims: np.ndarray, nbrs: np.ndarray, threshold: float,
-           agree: Callable[[int, int], bool] | None = None) -> list[tuple[int, int, float]]:
-    """(dropped, kept, cosine) by position: rows visited best rank first, each dropped for its
-    most similar already-kept neighbour at or above `threshold` that it `agree`s with."""
+def best(queries: np.ndarray, base: np.ndarray, nbrs: np.ndarray, k: int,
+         ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of each query's candidates by a cosine recomputed in float64, ties to the
+    lower id. An index's float32 scores differ in their last bits with the shape of the search
+    (one index or shards of it), so decisions rest on this exact score instead: any engine that
+    finds the same candidates decides the same. `ids` names base rows (default: positions)."""
+    found = nbrs >= 0
+    rows, cols = np.nonzero(found)
+    at = nbrs[rows, cols]
+    exact = np.full(nbrs.shape, -np.inf)
+    exact[rows, cols] = np.einsum("ij,ij->i", queries[rows].astype(np.float64),
+                                  base[at].astype(np.float64))
+    named = np.where(found, nbrs if ids is None else ids[np.maximum(nbrs, 0)], np.iinfo(np.int64).max)
+    order = np.lexsort((named, -exact), axis=1)[:, :k]
+    sims = np.take_along_axis(exact, order, 1)
+    return sims, np.where(np.isfinite(sims), np.take_along_axis(named, order, 1), -1)
+
+
+def edge_lists(sims: np.ndarray, nbrs: np.ndarray, threshold: float,
+               rows: np.ndarray | None = None) -> dict[int, list[tuple[float, int]]]:
+    """Each row's neighbours at or above `threshold` as (cosine, neighbour); kNN is not
+    symmetric, so each edge is offered to both ends. `rows` names the query rows (default:
+    positions)."""
     edges: dict[int, list[tuple[float, int]]] = {}
     for i, col in zip(*np.nonzero((sims >= threshold) & (nbrs >= 0)), strict=True):
-        a, b = int(i), int(nbrs[i, col])
-        if a != b:  # subtle: kNN is not symmetric, so each edge is offered to both ends
+        a, b = int(i if rows is None else rows[i]), int(nbrs[i, col])
+        if a != b:
             s = float(sims[i, col])
             edges.setdefault(a, []).append((s, b))
             edges.setdefault(b, []).append((s, a))
+    return edges
+
+
+def keep_pass(ranks, edges: dict[int, list[tuple[float, int]]],
+              agree: Callable[[int, int], bool] | None = None) -> list[tuple[int, int, float]]:
+    """(dropped, kept, cosine): rows visited best rank first (`ranks[row]`), each dropped for
+    its most similar already-kept neighbour that it `agree`s with. A row's fate depends only on
+    its connected component, so components may be passed one at a time."""
     kept: set[int] = set()
     pairs = []
     for i in sorted(edges, key=ranks.__getitem__):
-        best = next(((s, j) for s, j in sorted(edges[i], reverse=True)
-                     if j in kept and (agree is None or agree(i, j))), None)
-        if best is None:
+        best_ = next(((s, j) for s, j in sorted(edges[i], reverse=True)
+                      if j in kept and (agree is None or agree(i, j))), None)
+        if best_ is None:
             kept.add(i)
         else:
-            pairs.append((i, best[1], best[0]))
+            pairs.append((i, best_[1], best_[0]))
     return pairs
 
 
@@ -174,10 +204,19 @@ class Specifics:
         self.rows.append(tokens)
 
     def weight(self, token: str) -> float:
-        return math.log(len(self.rows) / self.df[token]) ** 2
+        return weight(len(self.rows), self.df[token])
 
     def overlap(self, i: int, j: int) -> float:
         """Weighted Jaccard of rows i and j (by position added)."""
-        a, b = self.rows[i], self.rows[j]
-        union = sum(self.weight(t) for t in a | b)
-        return 1.0 if union == 0 else sum(self.weight(t) for t in a & b) / union
+        return overlap(self.rows[i], self.rows[j], self.weight)
+
+
+def weight(n_rows: int, df: int) -> float:
+    return math.log(n_rows / df) ** 2
+
+
+def overlap(a: frozenset[str], b: frozenset[str], weigh: Callable[[str], float]) -> float:
+    """Weighted Jaccard of two token sets; two sets with no weight agree. Summed in sorted
+    order, so the float is the same in every process."""
+    union = sum(weigh(t) for t in sorted(a | b))
+    return 1.0 if union == 0 else sum(weigh(t) for t in sorted(a & b)) / union
