@@ -37,6 +37,7 @@ from gristmill.scale.result import Result
 from gristmill.scale.semantic import run_semantic
 from gristmill.scale.split import run_split
 from gristmill.scale.tasks import Frame, call, concat, size
+from gristmill.store.datasets import redacted
 from gristmill.store.db import Store
 from gristmill.store.runs import writing
 from gristmill.store.versions import Version, resolve
@@ -144,8 +145,8 @@ class _folder:
 
 def _run_steps(store: Store, version: Version, todo: list, n: int, folder: Folder,
                progress: bool, say: Callable[[str], None]) -> list[Planned]:
-    say(f"{version.ref}: {version.n_examples:,} rows to {folder.uri}/input as {n} Parquet "
-        "partitions")
+    say(f"{version.ref}: {version.n_examples:,} rows to {redacted(folder.uri)} (input/) as {n} "
+        "Parquet partitions")
     export(store, version, n, folder)
     parts = [call(_load, folder, i) for i in range(n)]
     keys = _Keys(store)

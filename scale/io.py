@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +11,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from gristmill.scale.parts import SCHEMA, home
+from gristmill.store.datasets import filesystem
 from gristmill.store.db import Store
 from gristmill.store.versions import Version
 
@@ -28,11 +28,8 @@ class Folder:
 
     @classmethod
     def at(cls, uri: str) -> Folder:
-        if "://" in uri:
-            fs, path = pafs.FileSystem.from_uri(uri)
-        else:
-            fs, path = pafs.LocalFileSystem(), os.path.abspath(uri)
-        return cls(fs, path.rstrip("/"), uri)
+        fs, path = filesystem(uri)
+        return cls(fs, path, uri)
 
     def file(self, name: str, i: int) -> str:
         return f"{self.path}/{name}/part-{i:05d}.parquet"

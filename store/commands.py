@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             "API read; sharegpt; alpaca; preference; text; gristmill), Parquet, or a "
             "datasets.save_to_disk folder (hf). A file ending .gz is compressed.")
     p.add_argument("ref", help="NAME, NAME@N or NAME@latest")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the file (or folder) to write")
+    p.add_argument("-o", "--output", required=True,
+                   help="the file (or folder) to write; with --format parquet, a path not "
+                   "ending .parquet (or an s3:// URI) is a partitioned dataset folder")
     p.add_argument("--format", "-f", default="openai", choices=EXPORT_FORMATS,
                    help="default: openai")
     p.add_argument("--kind", choices=("chat", "preference", "text"), help="export one kind only")
@@ -74,6 +76,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    "curation step `split`)")
     p.add_argument("--skip-unsupported", action="store_true",
                    help="leave out (and count) examples the format cannot hold")
+    p.add_argument("--partition-by", choices=("split", "kind", "none"),
+                   help="a Parquet dataset's Hive partitions (default: split when the version "
+                   "has splits, else none)")
+    p.add_argument("--rows-per-file", type=int, default=1_000_000, metavar="N",
+                   help="a Parquet dataset's most rows per file (default 1,000,000)")
 
     add("verify", "re-hash every example and check every version's members and lineage",
         cmd_verify)
@@ -118,14 +125,26 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from gristmill.errors import UsageError
     from gristmill.output import emit_json, progress, summary
-    from gristmill.store.export import export
+    from gristmill.store.export import export, export_dataset
     from gristmill.store.versions import resolve
 
+    dataset = args.format == "parquet" and ("://" in args.output
+                                            or not args.output.endswith(".parquet"))
+    if not dataset and (args.partition_by or args.rows_per_file != 1_000_000):
+        raise UsageError("--partition-by and --rows-per-file go with a Parquet dataset "
+                         "(--format parquet to a folder or URI)")
+    if "://" in args.output and not dataset:
+        raise UsageError("only --format parquet writes to a URI")
     with views.open_store(args).read() as con:
         version = resolve(con, args.ref)
-        result = export(con, version, args.output, args.format, args.kind, args.skip_unsupported,
-                        progress=progress(args), split=args.split)
+        if dataset:
+            result = export_dataset(con, version, args.output, args.kind, args.split,
+                                    args.partition_by, args.rows_per_file)
+        else:
+            result = export(con, version, Path(args.output), args.format, args.kind,
+                            args.skip_unsupported, progress=progress(args), split=args.split)
     if args.json:
         emit_json({"ref": version.ref, "path": str(result.path), "written": result.written,
                    "skipped": result.skipped, "format": args.format, "split": args.split})

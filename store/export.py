@@ -30,13 +30,16 @@ _HF_COLUMNS = {"chat": ("messages",), "preference": ("prompt", "chosen", "reject
 
 @dataclass
 class ExportResult:
-    path: Path
+    path: Path | str
     written: int
     skipped: int
 
     def summary(self, ref: str, fmt: str) -> str:
         tail = f", {self.skipped:,} left out as unsupported in {fmt}" if self.skipped else ""
-        return f"exported {self.written:,} examples of {ref} to {self.path} ({fmt}){tail}"
+        from gristmill.store.datasets import redacted
+
+        return (f"exported {self.written:,} examples of {ref} to {redacted(str(self.path))} "
+                f"({fmt}){tail}")
 
 
 def export(
@@ -75,6 +78,28 @@ def export(
 
 _WHERE = ("m.version_id = ? AND (e.kind = ? OR ? IS NULL) AND (? IS NULL OR m.example_key IN "
           "(SELECT example_key FROM splits WHERE version_id = ? AND split = ?))")
+
+
+def export_dataset(con: duckdb.DuckDBPyConnection, version: Version, uri: str,
+                   kind: str | None = None, split: str | None = None,
+                   partition_by: str | None = None, rows_per_file: int = 1_000_000) -> ExportResult:
+    """The version as a partitioned Parquet dataset at `uri` (a folder or an s3:// URI); by
+    default partitioned by split when the version has splits."""
+    from gristmill.store.datasets import write_dataset
+
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if split is not None:
+        check_split(con, version, split)
+    if rows_per_file < 1:
+        raise UsageError("--rows-per-file is a positive number")
+    if partition_by is None:
+        has = con.execute("SELECT 1 FROM splits WHERE version_id = ? LIMIT 1",
+                          [version.version_id]).fetchone()
+        partition_by = "split" if has else "none"
+    written = write_dataset(con, version, uri, _WHERE, _params(version, kind, split),
+                            partition_by, rows_per_file)
+    return ExportResult(uri, written, 0)
 
 
 def _params(version: Version, kind: str | None, split: str | None) -> list:

@@ -49,7 +49,9 @@ def invocation(label: str) -> str:
     """The command line when run as `gristmill`, else the library caller's label."""
     program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     if program in ("gristmill", "__main__.py"):
-        return shlex.join(["gristmill", *sys.argv[1:]])
+        from gristmill.store.datasets import redacted
+
+        return redacted(shlex.join(["gristmill", *sys.argv[1:]]))
     return label
 
 

@@ -111,3 +111,27 @@ def tiny_base(tmp_path_factory) -> Path:
     from tests.train_fixtures import tiny_base
 
     return tiny_base(tmp_path_factory.mktemp("tiny-base"))
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1"}  # moto's stand-in credentials, not a real key
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A local S3-compatible server (moto): host:port. URIs name it with `s3_uri`."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(S3_KEYS)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def s3_uri(endpoint: str, path: str) -> str:
+    return (f"s3://{path}?endpoint_override={endpoint}&scheme=http&region=us-east-1"
+            "&allow_bucket_creation=true")

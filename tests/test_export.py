@@ -91,3 +91,56 @@ def test_export_never_replaces_a_folder_it_did_not_write(filled, tmp_path, cli):
     again = tmp_path / "ds"
     assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0
     assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0  # its own output
+
+
+def test_a_parquet_dataset_is_hive_partitioned_and_read_whole_by_other_engines(filled, tmp_path,
+                                                                               cli):
+    import duckdb
+    import pyarrow.dataset as ds
+
+    code, _, err = cli("curate", "chats", "--step", "split", "--set", "train=0.5",
+                       "--set", "val=0.25", "--set", "test=0.25")
+    assert code == 0, err
+    out = tmp_path / "chats-parquet"
+    code, stdout, err = cli("export", "chats", "-f", "parquet", "-o", out, "--rows-per-file", "2")
+    assert code == 0, err
+    splits = sorted(p.name for p in out.iterdir())
+    assert splits == [f"split={s}" for s in ("test", "train", "val")]
+    assert len(list((out / "split=train").glob("*.parquet"))) >= 2  # rows per file held
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    got = duckdb.sql(f"SELECT id, split FROM read_parquet('{out}/**/*.parquet', "
+                     "hive_partitioning = true) ORDER BY id").fetchall()
+    assert sorted(zip(table.column("id").to_pylist(), table.column("split").to_pylist(),
+                      strict=True)) == got
+    assert sorted(i for i, _ in got) == member_ids(filled, "chats")
+    with filled.read() as con:  # each row in the split the store gave it
+        want = sorted(con.execute(
+            "SELECT e.id, s.split FROM splits s JOIN examples e ON e.key = s.example_key "
+            "WHERE s.version_id = (SELECT max(version_id) FROM versions WHERE dataset = 'chats')"
+        ).fetchall())
+    assert got == want
+    code, _, err = cli("ingest", *sorted(out.glob("*/*.parquet")), "--dataset", "back")
+    assert code == 0, err
+    assert member_ids(filled, "back") == member_ids(filled, "chats")  # payloads ingest back
+    code, _, err = cli("export", "chats", "-f", "parquet", "-o", out)
+    assert code == 1 and "exists" in err
+    code, _, err = cli("export", "chats", "-f", "openai", "-o", "s3://bucket/x.jsonl")
+    assert code == 2 and "URI" in err
+
+
+def test_a_parquet_dataset_goes_to_object_storage_through_an_s3_uri(filled, cli, s3_endpoint):
+    import pyarrow.dataset as ds
+
+    from gristmill.store.datasets import filesystem
+
+    from .conftest import s3_uri
+
+    uri = s3_uri(s3_endpoint, "exports/chats")
+    code, out, err = cli("export", "chats", "-f", "parquet", "-o", uri, "--partition-by", "kind")
+    assert code == 0, err
+    fs, path = filesystem(uri)
+    table = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive",
+                       exclude_invalid_files=True).to_table()
+    assert sorted(table.column("id").to_pylist()) == member_ids(filled, "chats")
+    assert set(table.column("kind").to_pylist()) == {"chat"}
+    assert fs.get_file_info(f"{path}/_SUCCESS").size == 0  # written last: the dataset is whole

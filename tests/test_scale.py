@@ -21,7 +21,7 @@ from gristmill.store.db import Store
 from gristmill.store.inspect import lineage
 from gristmill.store.versions import resolve
 
-from .conftest import assert_accounted, run_gristmill
+from .conftest import S3_KEYS, assert_accounted, chat, run_gristmill, s3_uri, write_jsonl
 
 pytestmark = pytest.mark.e2e
 RAY = str(Path(sys.executable).parent / "ray")
@@ -33,7 +33,8 @@ def ray_cluster(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    # the nodes' workers read s3:// paths with the test server's stand-in keys
+    env = os.environ | S3_KEYS | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--object-store-memory=400000000",
               "--disable-usage-stats"]
     temp = tmp_path_factory.mktemp("ray")
@@ -188,9 +189,27 @@ def _task_workers() -> list[int]:
     return [int(p) for p in found.split()]
 
 
-def test_the_engine_refuses_what_it_cannot_do(cli, store, tmp_path):
-    from .conftest import chat, write_jsonl
+def test_a_run_reads_and_writes_its_parquet_through_an_s3_uri(ray_cluster, s3_endpoint, cli,
+                                                             store, tmp_path):
+    import pyarrow.parquet as pq
 
+    from gristmill.store.datasets import filesystem
+
+    chats = [chat(f"{'Where' if i % 2 else 'WHERE'} is order {i % 7}?{' ' * (i // 14)}",
+                  f"On its way, {i % 7}.") for i in range(40)]  # 7 texts, 40 ways of writing them
+    cli("ingest", write_jsonl(tmp_path / "a.jsonl", chats), "--dataset", "d")
+    uri = s3_uri(s3_endpoint, "runs/d")
+    code, out, err = cli("curate", "d", "--step", "exact_dedup", "--engine", "ray", "--address",
+                         ray_cluster, "--work", uri, "--partitions", "3")
+    assert code == 0, err
+    assert "kept 7, dropped 33" in out
+    fs, path = filesystem(uri)
+    for name, rows in (("input", 40), ("output", 7)):
+        files = [f"{path}/{name}/part-{i:05d}.parquet" for i in range(3)]
+        assert sum(pq.read_table(f, filesystem=fs).num_rows for f in files) == rows
+
+
+def test_the_engine_refuses_what_it_cannot_do(cli, store, tmp_path):
     cli("ingest", write_jsonl(tmp_path / "a.jsonl", [chat("q", "a")]), "--dataset", "d")
     code, _, err = cli("curate", "d", "--step", "structure", "--address", "auto")
     assert code == 2 and "--engine ray" in err
