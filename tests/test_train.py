@@ -260,3 +260,37 @@ def test_resume_starts_from_the_newest_checkpoint_a_kill_did_not_cut_short(tmp_p
         if complete:
             (folder / "trainer_state.json").write_text("{}")
     assert last_checkpoint(tmp_path).name == "checkpoint-10"  # by step, not by name order
+
+
+@pytest.mark.parametrize("launcher, kind", [("torchrun", "sft"), ("accelerate", "dpo")])
+def test_a_launched_run_trains_ddp_in_two_cpu_processes_and_registers_like_one(
+        store, cli, tmp_path, tiny_base, launcher, kind):
+    """Two gloo processes on CPU: the launcher path of a multi-GPU run. The registry entry and
+    lineage are those of a one-process run on the same version."""
+    from tests.conftest import run_gristmill
+
+    if kind == "sft":
+        ingest_chats(cli, tmp_path, n=24)
+    else:
+        ingest_pairs(cli, tmp_path, n=24)
+    ref = "facts" if kind == "sft" else "prefs"
+    settings = ["--base", str(tiny_base), "--set", "max_steps=4", "--set", "batch_size=2",
+                "--set", "eval_steps=2", "--set", "max_length=128", "--set", "patience=null",
+                "--set", "lr=0.05" if kind == "sft" else "lr=5e-5", "--store", str(store.path)]
+    done = run_gristmill("train", kind, ref, *settings, "--launcher", launcher, "--nproc", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    alone = run_gristmill("train", kind, ref, *settings)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    with store.read() as con:
+        launched, single = registry.listing(con)[-2:]
+        seen = [sorted(con.execute("SELECT example_key, split FROM model_examples WHERE "
+                                   "model_id = ?", [m["model_id"]]).fetchall())
+                for m in (launched, single)]
+    m = launched["metrics"]
+    assert (m["world_size"], m["wrapper"], m["launcher"]) == (2, "DistributedDataParallel",
+                                                              launcher)
+    assert launched["status"] == "ok" and Path(launched["adapter_path"], "adapter_config.json").is_file()
+    assert m["steps"] == 4 and len(launched["curves"]["train"]) == 4
+    assert launched["versions"] == single["versions"] and seen[0] == seen[1] and seen[0]
+    if kind == "sft":
+        assert m["train_loss_last"] < m["train_loss_first"]

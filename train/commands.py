@@ -31,6 +31,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        "(default: smollm2)")
         p.add_argument("--resume", metavar="MODEL",
                        help="continue a stopped or interrupted run from its last checkpoint")
+        many = p.add_argument_group("past one device")
+        many.add_argument("--launcher", choices=("torchrun", "accelerate"),
+                          help="train in processes this launcher starts (DDP or FSDP), "
+                          "one per GPU (gloo between CPU processes without one)")
+        many.add_argument("--nproc", type=int, default=1, metavar="N",
+                          help="processes on this node (default 1)")
+        many.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
+                          help="ddp: a whole model per process (default); fsdp: sharded")
+        many.add_argument("--nnodes", type=int, default=1, metavar="N",
+                          help="machines in the run (default 1)")
+        many.add_argument("--node-rank", type=int, default=0, metavar="R",
+                          help="this machine's rank; node 0 runs `gristmill train`, the others "
+                          "`torchrun ... -m gristmill.train.launch JOB` (see the README)")
+        many.add_argument("--master", default="127.0.0.1:29500", metavar="HOST:PORT",
+                          help="node 0's rendezvous address (default 127.0.0.1:29500)")
         p.set_defaults(handler=cmd_train, command=f"train {kind}")
 
 
@@ -40,9 +55,19 @@ def cmd_train(args) -> int:
     from gristmill.train.run import CONFIGS, train
 
     config = load_config(CONFIGS[args.kind], args.config, args.overrides, base=args.base)
+    launch = None
+    if args.launcher:
+        from gristmill.train.launch import Launch
+
+        launch = Launch(args.launcher, args.nproc, args.strategy, args.nnodes, args.node_rank,
+                        args.master)
+    elif args.nproc != 1 or args.nnodes != 1:
+        from gristmill.errors import UsageError
+
+        raise UsageError("--nproc and --nnodes go with --launcher torchrun|accelerate")
     outcome = train(store_path(args.store), args.ref, args.kind, config,
                     quiet=not progress(args), resume=args.resume,
-                    say=None if args.json or args.quiet else print)
+                    say=None if args.json or args.quiet else print, launch=launch)
     if args.json:
         emit_json({"model": outcome.name, "status": outcome.status,
                    "adapter": str(outcome.adapter) if outcome.adapter else None,

@@ -8,7 +8,6 @@ pid (read as interrupted) and its checkpoints on disk for `--resume`.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from gristmill.train import data as train_data
 from gristmill.train import registry, tune
 from gristmill.train.base_model import resolve_base
 from gristmill.train.config import DPOConfig, SFTConfig, TrainConfig
+from gristmill.train.launch import Launch
 
 CONFIGS = {"sft": SFTConfig, "dpo": DPOConfig}
 FINISH_WAIT = 600.0  # seconds a finished run waits for the writer lock to record its result
@@ -54,9 +54,11 @@ class Outcome:
 
 
 def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: bool = False,
-          resume: str | None = None, callbacks: list | None = None, say=None) -> Outcome:
+          resume: str | None = None, callbacks: list | None = None, say=None,
+          launch: Launch | None = None) -> Outcome:
     """Train `kind` (sft | dpo) on the version `ref`; with `resume`, continue that model's run
-    from its last checkpoint under its recorded config. `say` hears the tuning trials."""
+    from its last checkpoint under its recorded config. `say` hears the tuning trials. With
+    `launch`, the training runs in the processes a launcher starts (DDP or FSDP)."""
     from gristmill.train.model import hardware, load_tokenizer, packages, plan
 
     store = Store(store_path)
@@ -66,6 +68,9 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
         config, ref = _resumed(row, kind)
     packing = isinstance(config, SFTConfig) and config.packing
     p = plan(config, packing)
+    if launch is not None and launch.strategy == "fsdp" and p.device != "cuda":
+        raise UsageError("--strategy fsdp shards across GPUs (the trainer runs plain DDP between "
+                         "CPU processes): use --strategy ddp on CPU")
     base = resolve_base(config.base)
     tokenizer = load_tokenizer(base.folder)
     parent = _parent(store, config, base.digest) if isinstance(config, DPOConfig) else None
@@ -78,7 +83,7 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
               else train_data.sft_renderer(tokenizer, config.assistant_only))
     prepared = train_data.prepare(items, render, config.max_length, config.bad_examples)
     trials = []
-    if kind == "sft" and not resume and tune.wanted(config, p):
+    if kind == "sft" and not resume and launch is None and tune.wanted(config, p):
         config, p, trials = tune.choose(config, p, tokenizer, base.folder, prepared,
                                         say or (lambda line: None))
 
@@ -101,42 +106,27 @@ def train(store_path: Path, ref: str, kind: str, config: TrainConfig, *, quiet: 
             out = Path(config.output_dir or store.path.parent / "models" / name).resolve()
             registry.set_output_dir(con, name, str(out))
             registry.record_examples(con, name, prepared.used)
-    return _fit(store, name, kind, config, p, tokenizer, base.folder, parent, prepared, out,
-                quiet, bool(resume), callbacks or [], tune.as_records(trials))
+    return _fit(store, name, kind, config, p, base.folder, parent, prepared, out, quiet,
+                bool(resume), callbacks or [], tune.as_records(trials), launch)
 
 
-def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared, out, quiet,
-         resuming, extra, trials) -> Outcome:
-    from gristmill.train import trainers
-    from gristmill.train.model import load_base
-    from gristmill.train.recorder import Recorder, quiet_logs
+def _fit(store, name, kind, config, p, base_folder, parent, prepared, out, quiet, resuming, extra,
+         trials, launch: Launch | None) -> Outcome:
+    from gristmill.train.fit import Job, fit
+    from gristmill.train.recorder import Recorder
 
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-    if quiet:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+    job = Job(kind, config, p, base_folder, parent["adapter_path"] if parent else None, prepared,
+              out, quiet, resuming, launch.strategy if launch else "single")
     recorder = Recorder()
-    status, error, adapter = "failed", None, None
+    status, error, adapter, metrics, curves = "failed", None, None, {}, {}
     try:
-        model = load_base(base_folder, p)
-        if parent:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, parent["adapter_path"], is_trainable=True)
-        build = trainers.dpo_trainer if kind == "dpo" else trainers.sft_trainer
-        trainer = build(model, tokenizer, config, p, prepared, out, quiet, [recorder, *extra])
-        quiet_logs(trainer, bar=not quiet)
-        start = last_checkpoint(out) if resuming else None
-        trainer.train(resume_from_checkpoint=str(start) if start else None)
-        recorder.stopped_early = _stopped_early(trainer)
-        finished = recorder.steps >= trainer.state.max_steps or recorder.stopped_early
-        adapter = out / "adapter"
-        trainer.save_model(str(adapter))
-        tokenizer.save_pretrained(str(adapter))
-        status = "ok" if finished else "stopped"
+        if launch is not None:
+            done = launch.run(job)
+            status, metrics, curves = done["status"], done["metrics"], done["curves"]
+            adapter = Path(done["adapter"]) if done["adapter"] else None
+            error = done["error"]
+        else:
+            status, adapter = fit(job, recorder, extra)
     except KeyboardInterrupt:
         status, error = "stopped", "interrupted; continue with --resume " + name
         raise
@@ -144,19 +134,25 @@ def _fit(store, name, kind, config, p, tokenizer, base_folder, parent, prepared,
         error = f"{type(e).__name__}: {e}"
         raise
     finally:
-        metrics = recorder.metrics() | ({"tuning": trials} if trials else {})
+        if launch is None:
+            metrics, curves = recorder.metrics(), {"train": recorder.train, "eval": recorder.eval}
+        metrics |= {"tuning": trials} if trials else {}
+        if launch is not None:
+            metrics |= {"launcher": launch.launcher, "processes": launch.nproc * launch.nnodes,
+                        "strategy": launch.strategy}
         # subtle: hours of training must not be lost to a writer that holds the store the
         # moment it ends (a cron ingest): the result waits for the lock
         with WriterLock(store.path, invocation(f"train {kind}"), wait=FINISH_WAIT), \
                 store.write() as con, transaction(con):
             registry.finish(con, name, status=status,
                             adapter_path=str(adapter) if adapter else None,
-                            curves={"train": recorder.train, "eval": recorder.eval},
-                            metrics=metrics, error=error)
+                            curves=curves, metrics=metrics, error=error)
+    if status == "failed":
+        raise GristmillError(f"{kind} {name} failed: {error}")
     return Outcome(name, kind, status, adapter, metrics, train_data.dropped_summary(prepared.used))
 
 
-def _stopped_early(trainer) -> bool:
+def stopped_early(trainer) -> bool:
     from transformers import EarlyStoppingCallback
 
     return any(isinstance(cb, EarlyStoppingCallback)

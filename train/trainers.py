@@ -13,9 +13,11 @@ from gristmill.train.data import Prepared
 from gristmill.train.model import Plan
 
 
-def common_args(config: TrainConfig, p: Plan, out: Path, has_val: bool, quiet: bool) -> dict:
-    """TrainingArguments both trainers share: schedule, evaluation, checkpoints, logging."""
-    return dict(
+def common_args(config: TrainConfig, p: Plan, out: Path, has_val: bool, quiet: bool,
+                strategy: str = "single") -> dict:
+    """TrainingArguments both trainers share: schedule, evaluation, checkpoints, logging, and
+    how the processes of a launched run share the work."""
+    return parallel(strategy, p) | dict(
         output_dir=str(out / "checkpoints"), seed=config.seed, data_seed=config.seed,
         num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
@@ -35,6 +37,20 @@ def common_args(config: TrainConfig, p: Plan, out: Path, has_val: bool, quiet: b
     )
 
 
+def parallel(strategy: str, p: Plan) -> dict:
+    """DDP (each process a whole model, gradients averaged) or FSDP (parameters, gradients and
+    optimizer state sharded across processes); gloo between CPU processes, NCCL between GPUs."""
+    if strategy == "single":
+        return {}
+    settings: dict = {"ddp_backend": "gloo" if p.device == "cpu" else "nccl",
+                      "ddp_find_unused_parameters": False}
+    if strategy == "fsdp":
+        settings |= {"fsdp": "full_shard auto_wrap",
+                     "fsdp_config": {"use_orig_params": True,  # LoRA: frozen and trained mixed
+                                     "cpu_ram_efficient_loading": False}}
+    return settings
+
+
 def callbacks(config: TrainConfig, has_val: bool, extra: list) -> list:
     from transformers import EarlyStoppingCallback
 
@@ -45,7 +61,7 @@ def callbacks(config: TrainConfig, has_val: bool, extra: list) -> list:
 
 
 def sft_trainer(model, tokenizer, config: SFTConfig, p: Plan, data: Prepared, out: Path,
-                quiet: bool, extra_callbacks: list):
+                quiet: bool, extra_callbacks: list, strategy: str = "single"):
     from datasets import Dataset
     from trl import SFTConfig as TRLConfig
     from trl import SFTTrainer
@@ -56,7 +72,7 @@ def sft_trainer(model, tokenizer, config: SFTConfig, p: Plan, data: Prepared, ou
         SFTTrainer = _plain_loss_trainer()  # noqa: N806
 
     has_val = bool(data.val)
-    args = TRLConfig(**common_args(config, p, out, has_val, quiet), packing=config.packing,
+    args = TRLConfig(**common_args(config, p, out, has_val, quiet, strategy), packing=config.packing,
                      packing_strategy="bfd", padding_free=config.packing,
                      eval_packing=config.packing, shuffle_dataset=True)
     return SFTTrainer(
@@ -68,7 +84,7 @@ def sft_trainer(model, tokenizer, config: SFTConfig, p: Plan, data: Prepared, ou
 
 
 def dpo_trainer(model, tokenizer, config: DPOConfig, p: Plan, data: Prepared, out: Path,
-                quiet: bool, extra_callbacks: list):
+                quiet: bool, extra_callbacks: list, strategy: str = "single"):
     from datasets import Dataset
     from trl import DPOConfig as TRLConfig
     from trl import DPOTrainer
@@ -76,7 +92,7 @@ def dpo_trainer(model, tokenizer, config: DPOConfig, p: Plan, data: Prepared, ou
     from gristmill.train.model import lora_config
 
     has_val = bool(data.val)
-    args = TRLConfig(**common_args(config, p, out, has_val, quiet), beta=config.beta)
+    args = TRLConfig(**common_args(config, p, out, has_val, quiet, strategy), beta=config.beta)
     return DPOTrainer(
         model=model, ref_model=None, args=args, processing_class=tokenizer,
         train_dataset=Dataset.from_list(data.train),
