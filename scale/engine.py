@@ -109,8 +109,12 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
         connect(address)
         n = partitions or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         with _folder(work, store) as folder:
-            planned = _run_steps(store, version, todo, n, folder, progress,
-                                 say or (lambda line: None))
+            try:
+                planned = _run_steps(store, version, todo, n, folder, progress,
+                                     say or (lambda line: None))
+            except ray.exceptions.RayTaskError as e:
+                raise GristmillError(f"a task failed on the cluster, nothing was committed: "
+                                     f"{_cause(e)}") from None
             with run.commit() as con:
                 parent = version
                 for plan in planned:
@@ -125,6 +129,14 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
     for outcome in outcomes[len(outcomes) - len(planned):]:
         report(outcome)
     return outcomes
+
+
+def _cause(error: Exception) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+    if isinstance(cause, FileNotFoundError):
+        text += " (do all nodes reach the run's folder? pass --work with a shared path or URI)"
+    return text
 
 
 class _folder:

@@ -209,6 +209,28 @@ def test_a_run_reads_and_writes_its_parquet_through_an_s3_uri(ray_cluster, s3_en
         assert sum(pq.read_table(f, filesystem=fs).num_rows for f in files) == rows
 
 
+def test_a_step_failing_on_the_cluster_fails_the_run_with_nothing_committed(ray_cluster, cli,
+                                                                            store, tmp_path):
+    cli("ingest", write_jsonl(tmp_path / "a.jsonl", [chat(f"q{i}", "a") for i in range(9)]),
+        "--dataset", "d")
+    code, _, err = cli("curate", "d", "--recipe", _recipe(tmp_path), "--engine", "ray",
+                       "--address", ray_cluster)
+    assert code == 1 and "a task failed on the cluster, nothing was committed" in err
+    assert "no-such-tokenizer" in err
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM versions").fetchone() == (1,)
+        assert con.execute("SELECT status FROM runs ORDER BY run_id DESC LIMIT 1").fetchone() \
+            == ("failed",)
+
+
+def _recipe(tmp_path: Path) -> Path:
+    """exact_dedup, then a length filter whose tokenizer exists on no node."""
+    path = tmp_path / "recipe.yaml"
+    path.write_text("steps:\n  - exact_dedup: {}\n  - length:\n      max_tokens: 10\n"
+                    "      tokenizer: /no-such-tokenizer\n")
+    return path
+
+
 def test_the_engine_refuses_what_it_cannot_do(cli, store, tmp_path):
     cli("ingest", write_jsonl(tmp_path / "a.jsonl", [chat("q", "a")]), "--dataset", "d")
     code, _, err = cli("curate", "d", "--step", "structure", "--address", "auto")

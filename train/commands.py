@@ -40,10 +40,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         many.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                           help="ddp: a whole model per process (default); fsdp: sharded")
         many.add_argument("--nnodes", type=int, default=1, metavar="N",
-                          help="machines in the run (default 1)")
-        many.add_argument("--node-rank", type=int, default=0, metavar="R",
-                          help="this machine's rank; node 0 runs `gristmill train`, the others "
-                          "`torchrun ... -m gristmill.train.launch JOB` (see the README)")
+                          help="machines in the run (default 1); this one is node 0, the others "
+                          "run `torchrun ... -m gristmill.train.launch JOB` (see the README)")
         many.add_argument("--master", default="127.0.0.1:29500", metavar="HOST:PORT",
                           help="node 0's rendezvous address (default 127.0.0.1:29500)")
         p.set_defaults(handler=cmd_train, command=f"train {kind}")
@@ -59,8 +57,7 @@ def cmd_train(args) -> int:
     if args.launcher:
         from gristmill.train.launch import Launch
 
-        launch = Launch(args.launcher, args.nproc, args.strategy, args.nnodes, args.node_rank,
-                        args.master)
+        launch = Launch(args.launcher, args.nproc, args.strategy, args.nnodes, master=args.master)
     elif args.nproc != 1 or args.nnodes != 1:
         from gristmill.errors import UsageError
 
