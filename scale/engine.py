@@ -92,18 +92,7 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
                                    "engine": "ray"}) as run:
         with store.read() as con:
             version = resolve(con, ref)
-        configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
-        todo = list(zip(steps, configs, strict=True))
-        for outcome in done_already(store, version, configs):
-            outcomes.append(outcome)
-            report(outcome)
-        todo = todo[len(outcomes):]
-        while todo and (outcome := reuse(store, version, todo[0][0].name, todo[0][1])):
-            outcomes.append(outcome)
-            report(outcome)
-            todo.pop(0)
-            with store.read() as con:
-                version = resolve(con, outcome.output)
+        version, todo = _committed(store, version, steps, outcomes, report)
         if not todo:
             return outcomes
         connect(address)
@@ -129,6 +118,25 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
     for outcome in outcomes[len(outcomes) - len(planned):]:
         report(outcome)
     return outcomes
+
+
+def _committed(store: Store, version: Version, steps: list[Step], outcomes: list,
+               report: Callable) -> tuple[Version, list]:
+    """Outcomes for the leading steps an earlier run committed (as the single-process runner
+    reuses them), the version the rest start from, and the rest with their configs."""
+    configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
+    todo = list(zip(steps, configs, strict=True))
+    outcomes += done_already(store, version, configs)
+    for outcome in outcomes:
+        report(outcome)
+    todo = todo[len(outcomes):]
+    while todo and (outcome := reuse(store, version, todo[0][0].name, todo[0][1])):
+        outcomes.append(outcome)
+        report(outcome)
+        todo.pop(0)
+        with store.read() as con:
+            version = resolve(con, outcome.output)
+    return version, todo
 
 
 def _cause(error: Exception) -> str:
