@@ -95,29 +95,39 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
         version, todo = _committed(store, version, steps, outcomes, report)
         if not todo:
             return outcomes
-        connect(address)
-        n = partitions or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        with _folder(work, store) as folder:
-            try:
-                planned = _run_steps(store, version, todo, n, folder, progress,
-                                     say or (lambda line: None))
-            except ray.exceptions.RayTaskError as e:
-                raise GristmillError(f"a task failed on the cluster, nothing was committed: "
-                                     f"{_cause(e)}") from None
-            with run.commit() as con:
-                parent = version
-                for plan in planned:
-                    child = record(con, run.id, parent, plan.step.name, plan.config,
-                                   plan.removals, plan.transforms, plan.splits, plan.tables,
-                                   plan.stats)
-                    _check(con, child, plan)
-                    outcomes.append(StepOutcome(plan.step.name, parent.ref, child.ref,
-                                                plan.stats, samples=plan.stats["samples"]))
-                    parent = child
-                run.stats["steps"] = [o.line() for o in outcomes]
+        # subtle: a session this call opened is closed, or a library caller's process would
+        # keep a driver that dies with the cluster (Ray exits the process when it loses it)
+        attached = connect(address)
+        try:
+            with _folder(work, store) as folder:
+                planned = _on_cluster(store, version, todo, partitions, folder, progress, say)
+        finally:
+            if attached:
+                ray.shutdown()
+        with run.commit() as con:
+            parent = version
+            for plan in planned:
+                child = record(con, run.id, parent, plan.step.name, plan.config,
+                               plan.removals, plan.transforms, plan.splits, plan.tables,
+                               plan.stats)
+                _check(con, child, plan)
+                outcomes.append(StepOutcome(plan.step.name, parent.ref, child.ref,
+                                            plan.stats, samples=plan.stats["samples"]))
+                parent = child
+            run.stats["steps"] = [o.line() for o in outcomes]
     for outcome in outcomes[len(outcomes) - len(planned):]:
         report(outcome)
     return outcomes
+
+
+def _on_cluster(store: Store, version: Version, todo: list, partitions: int | None,
+                folder: Folder, progress: bool, say: Callable[[str], None] | None) -> list[Planned]:
+    n = partitions or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    try:
+        return _run_steps(store, version, todo, n, folder, progress, say or (lambda line: None))
+    except ray.exceptions.RayTaskError as e:
+        raise GristmillError(f"a task failed on the cluster, nothing was committed: "
+                             f"{_cause(e)}") from None
 
 
 def _committed(store: Store, version: Version, steps: list[Step], outcomes: list,

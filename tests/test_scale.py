@@ -46,6 +46,9 @@ def ray_cluster(tmp_path_factory):
                        capture_output=True)
         yield address
     finally:
+        import ray
+
+        ray.shutdown()  # a driver left attached dies with the cluster: Ray exits its process
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
 
 
