@@ -8,7 +8,6 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from gristmill.curation.embed import FIELDS, encode, vector_table
 from gristmill.curation.leak_match import LexicalIndex
 from gristmill.curation.leakage import FIELD, LeakageStep, eval_vectors, unique_keys
 from gristmill.curation.rows import Context, VersionRows
@@ -16,9 +15,9 @@ from gristmill.curation.semantic import MARGIN, Specifics, best, nearest, overla
 from gristmill.curation.text import content, first_user
 from gristmill.scale.parts import drops_of, keys_of, rows_of
 from gristmill.scale.result import Result
-from gristmill.scale.semantic import NO_VECTORS, cached_vectors
+from gristmill.scale.semantic import NO_VECTORS, cached_vectors, vectors_for
 from gristmill.scale.specifics import token_bucket, weights_for
-from gristmill.scale.tasks import Frame, call, objects, size, split
+from gristmill.scale.tasks import Frame, call, objects, split
 
 
 def run_leakage(step: LeakageStep, parts: list, n: int, ctx: Context) -> Result:
@@ -73,7 +72,7 @@ def _scan(part: pa.Table, cache: Frame | None, index: LexicalIndex, held: np.nda
     new, tokens = NO_VECTORS, [frozenset()] * len(rows)
     asks: list[tuple[int, str]] = []
     if cache is not None and len(held) and len(rows):
-        train, new = _vectors(rows, keys, cache, step)
+        train, new, _ = vectors_for(rows, keys, cache, c.model, FIELD, c.device, c.batch_size)
         _, nbrs, _ = nearest(held, train, 1 + MARGIN)
         sims, nbrs = best(train, held, nbrs, 1)
         if c.specifics > 0:
@@ -92,26 +91,6 @@ def _scan(part: pa.Table, cache: Frame | None, index: LexicalIndex, held: np.nda
     ask = {"key": np.array([k for k, _ in asks], np.int64), "token": objects([t for _, t in asks])}
     return [found, {"tokens": objects(tokens)}, new,
             *split(ask, token_bucket([t for _, t in asks], n), n)]
-
-
-def _vectors(rows: list, keys: np.ndarray, cache: Frame, step: LeakageStep) -> tuple:
-    c = step.config
-    text = FIELDS[FIELD]
-    at = np.searchsorted(cache["key"], keys) if size(cache) else np.zeros(len(keys), np.intp)
-    hit = (cache["key"][np.minimum(at, len(cache["key"]) - 1)] == keys) if size(cache) else \
-        np.zeros(len(keys), bool)
-    todo = np.flatnonzero(~hit)
-    fresh = encode([text(rows[i].example) for i in todo], c.model, device=c.device,
-                   batch_size=c.batch_size)
-    dim = fresh.shape[1] if len(todo) else cache["vector"].shape[1]
-    matrix = np.empty((len(rows), dim), np.float32)
-    if len(todo):
-        matrix[todo] = fresh
-    if hit.any():
-        matrix[hit] = cache["vector"][at[hit]]
-    new = vector_table([(int(keys[i]), fresh[j]) for j, i in enumerate(todo)], c.model, FIELD) \
-        if len(todo) else NO_VECTORS
-    return matrix, new
 
 
 def _decide(found: Frame, weights: dict, eval_tokens: np.ndarray, items: list[tuple[str, str]],

@@ -75,25 +75,35 @@ def _embed(part: pa.Table, cache: Frame, step: SemanticDedup) -> tuple:
     rows = rows_of(part)
     keys = keys_of(part)
     text = FIELDS[c.scope]
+    matrix, new, counts = vectors_for(rows, keys, cache, c.model, c.scope, c.device,
+                                      c.batch_size)
+    nodes = {"key": keys, "id": objects([r.example.id for r in rows]),
+             "rank": objects([keeping.rank(r, c.keep) for r in rows]),
+             "tokens": objects([Specifics.tokens(text(r.example)) for r in rows]
+                               if c.specifics > 0 else [frozenset()] * len(rows))}
+    return {"key": keys, "vector": matrix}, nodes, new, counts
+
+
+def vectors_for(rows: list, keys: np.ndarray, cache: Frame, model: str, field: str,
+                device: str | None, batch_size: int) -> tuple[np.ndarray, pa.Table, tuple]:
+    """The rows' vectors of `field`: cached ones where `cache` (sorted keys) has them, the rest
+    encoded; the encoded ones as `embeddings` rows, and (encoded, cached) counts."""
+    text = FIELDS[field]
     at = np.searchsorted(cache["key"], keys) if size(cache) else np.zeros(len(keys), np.intp)
-    hit = (at < len(cache["key"])) & (cache["key"][np.minimum(at, len(cache["key"]) - 1)] == keys) \
-        if size(cache) else np.zeros(len(keys), bool)
+    hit = (cache["key"][np.minimum(at, len(cache["key"]) - 1)] == keys) if size(cache) else \
+        np.zeros(len(keys), bool)
     todo = np.flatnonzero(~hit)
-    fresh = encode([text(rows[i].example) for i in todo], c.model, device=c.device,
-                   batch_size=c.batch_size)
+    fresh = encode([text(rows[i].example) for i in todo], model, device=device,
+                   batch_size=batch_size)
     dim = fresh.shape[1] if len(todo) else cache["vector"].shape[1] if size(cache) else 0
     matrix = np.empty((len(rows), dim), np.float32)
     if len(todo):
         matrix[todo] = fresh
     if hit.any():
         matrix[hit] = cache["vector"][at[hit]]
-    new = vector_table([(int(keys[i]), fresh[j]) for j, i in enumerate(todo)], c.model, c.scope) \
+    new = vector_table([(int(keys[i]), fresh[j]) for j, i in enumerate(todo)], model, field) \
         if len(todo) else NO_VECTORS
-    nodes = {"key": keys, "id": objects([r.example.id for r in rows]),
-             "rank": objects([keeping.rank(r, c.keep) for r in rows]),
-             "tokens": objects([Specifics.tokens(text(r.example)) for r in rows]
-                               if c.specifics > 0 else [frozenset()] * len(rows))}
-    return {"key": keys, "vector": matrix}, nodes, new, (len(todo), int(hit.sum()))
+    return matrix, new, (len(todo), int(hit.sum()))
 
 
 def _search(queries: Frame, shard: Frame, k: int, step: SemanticDedup) -> tuple:
