@@ -171,8 +171,7 @@ def _run_steps(store: Store, version: Version, todo: list, n: int, folder: Folde
         planned.append(plan)
         say(f"{step.name}: done on the cluster ({n} partitions), {n_rows:,} rows left, "
             f"{plan.stats['seconds']:.1f} s")
-    for i, part in enumerate(parts):
-        ray.get(call(_save, part, folder, i))
+    ray.get([call(_save, part, folder, i) for i, part in enumerate(parts)])
     return planned
 
 
