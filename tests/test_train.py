@@ -266,7 +266,8 @@ def test_resume_starts_from_the_newest_checkpoint_a_kill_did_not_cut_short(tmp_p
 def test_a_launched_run_trains_ddp_in_two_cpu_processes_and_registers_like_one(
         store, cli, tmp_path, tiny_base, launcher, kind):
     """Two gloo processes on CPU: the launcher path of a multi-GPU run. The registry entry and
-    lineage are those of a one-process run on the same version."""
+    lineage name the version and every one of its examples, as a one-process run's do."""
+    from gristmill.store.versions import resolve
     from tests.conftest import run_gristmill
 
     if kind == "sft":
@@ -279,18 +280,20 @@ def test_a_launched_run_trains_ddp_in_two_cpu_processes_and_registers_like_one(
                 "--set", "lr=0.05" if kind == "sft" else "lr=5e-5", "--store", str(store.path)]
     done = run_gristmill("train", kind, ref, *settings, "--launcher", launcher, "--nproc", "2")
     assert done.returncode == 0, done.stderr[-3000:]
-    alone = run_gristmill("train", kind, ref, *settings)
-    assert alone.returncode == 0, alone.stderr[-3000:]
     with store.read() as con:
-        launched, single = registry.listing(con)[-2:]
-        seen = [sorted(con.execute("SELECT example_key, split FROM model_examples WHERE "
-                                   "model_id = ?", [m["model_id"]]).fetchall())
-                for m in (launched, single)]
+        (launched,) = registry.listing(con)
+        version = resolve(con, ref)
+        recorded = con.execute("SELECT example_key, split FROM model_examples WHERE model_id = ?",
+                               [launched["model_id"]]).fetchall()
+        members = {k for (k,) in con.execute("SELECT example_key FROM members WHERE "
+                                             "version_id = ?", [version.version_id]).fetchall()}
     m = launched["metrics"]
     assert (m["world_size"], m["wrapper"], m["launcher"]) == (2, "DistributedDataParallel",
                                                               launcher)
     assert launched["status"] == "ok" and Path(launched["adapter_path"], "adapter_config.json").is_file()
     assert m["steps"] == 4 and len(launched["curves"]["train"]) == 4
-    assert launched["versions"] == single["versions"] and seen[0] == seen[1] and seen[0]
+    assert [v["version_id"] for v in launched["versions"]] == [version.version_id]
+    assert {k for k, _ in recorded} == members and len(recorded) == len(members) == 24
+    assert {s for _, s in recorded} >= {"train"} and len({s for _, s in recorded}) == 2
     if kind == "sft":
         assert m["train_loss_last"] < m["train_loss_first"]
