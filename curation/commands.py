@@ -66,7 +66,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def recipe_path(name: str) -> Path:
-
     path = Path(name)
     if path.exists():
         return path

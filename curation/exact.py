@@ -48,9 +48,8 @@ class ExactDedup(Step):
         clusters = []
         for k, row in losers:
             kept = best[k][1]
-            decisions.drop(row.example.id, "exact_duplicate",
-                           f"same normalized {self.config.scope} as {kept.example.id[:12]}",
-                           kept_id=kept.example.id, scope=self.config.scope)
+            reason, message, evidence = removal(kept.example.id, self.config.scope)
+            decisions.drop(row.example.id, reason, message, **evidence)
             clusters.append((row.key, kept.key))
         decisions.stats["clusters"] = len({kept for _, kept in clusters})
         if clusters and all(a is not None and b is not None for a, b in clusters):
@@ -71,3 +70,10 @@ def cluster_table(step: str, pairs: list[tuple[int, int]], scores: list[float] |
                      "example_key": pa.array(keys, pa.int64()),
                      "kept_key": pa.array(kept, pa.int64()),
                      "score": pa.array(score, pa.float64())})
+
+
+def removal(kept_id: str, scope: str) -> tuple[str, str, dict]:
+    """The removal record of an exact duplicate (reason, message, evidence), which both engines
+    write."""
+    return ("exact_duplicate", f"same normalized {scope} as {kept_id[:12]}",
+            {"kept_id": kept_id, "scope": scope})

@@ -3,6 +3,7 @@ over a synthetic one, or the one with the highest quality score in its source me
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Literal
 
 from gristmill.curation.step import Row
@@ -26,6 +27,15 @@ def rank(row: Row, policy: Keep) -> tuple:
         score = quality(row.meta)
         return (score is None, -(score or 0.0), first)
     return (first,)
+
+
+def winners(groups: Iterable[Hashable], ranks: Sequence[tuple]) -> dict[Hashable, int]:
+    """Each group's survivor: the position with the lowest rank, the earlier one on ties."""
+    best: dict[Hashable, int] = {}
+    for i, (group, r) in enumerate(zip(groups, ranks, strict=True)):
+        if group not in best or r < ranks[best[group]]:
+            best[group] = i
+    return best
 
 
 def synthetic(meta: dict) -> bool:

@@ -86,11 +86,17 @@ class LeakageStep(Step):
         scan = scan_rows(rows, ctx, self.config, self.pinned(ctx))
         decisions = Decisions(tables=scan.tables, stats=scan.stats)
         for leak in scan.leaks:
-            decisions.drop(leak.train_id, "eval_leak",
-                           f"{leak.method} match ({leak.score:.3f}) to {leak.eval_ref} item "
-                           f"{leak.eval_id[:12]}", eval_id=leak.eval_id, eval_ref=leak.eval_ref,
-                           method=leak.method, score=leak.score)
+            reason, message, evidence = removal(leak.method, leak.score, leak.eval_ref,
+                                                leak.eval_id)
+            decisions.drop(leak.train_id, reason, message, **evidence)
         return decisions
+
+
+def removal(method: str, score: float, eval_ref: str, eval_id: str) -> tuple[str, str, dict]:
+    """The removal record of a training example that leaks an eval item (reason, message,
+    evidence), which both engines write."""
+    return ("eval_leak", f"{method} match ({score:.3f}) to {eval_ref} item {eval_id[:12]}",
+            {"eval_id": eval_id, "eval_ref": eval_ref, "method": method, "score": score})
 
 
 def find_leaks(store: Store, train_ref: str, against: list[str], settings: dict[str, Any] | None = None,

@@ -82,6 +82,15 @@ class MinHashDedup(Step):
         c = self.config
         return Shingling(c.shingle, c.size, c.num_perm, c.seed)
 
+    def banding(self) -> tuple[int, int]:
+        """(bands, rows per band): as configured, or the LSH parameters for the threshold,
+        weighted to recall when pairs are verified afterwards."""
+        c = self.config
+        if c.bands:
+            return c.bands, c.rows
+        return lsh_params(c.threshold, c.num_perm, c.recall_weight if c.recall_weight is not None
+                          else 0.99 if c.verify else 0.5)
+
     def signature_hash(self) -> str:
         """What a stored signature depends on: the text it was computed from and how."""
         c = self.config
@@ -101,9 +110,7 @@ class MinHashDedup(Step):
                 texts.append(render(row.example, c.scope))
         keys_array = np.array(keys, np.int64)
         sigs, todo = self._signatures(ctx, keys_array, texts)
-        bands, band_rows = (c.bands, c.rows) if c.bands else lsh_params(
-            c.threshold, c.num_perm,
-            c.recall_weight if c.recall_weight is not None else 0.99 if c.verify else 0.5)
+        bands, band_rows = self.banding()
         pairs = candidate_pairs(sigs, bands, band_rows)
         edges, similarity = self._verify(pairs, sigs, texts)
         decisions, clustered, scores = Decisions(), [], []
@@ -112,9 +119,8 @@ class MinHashDedup(Step):
             kept = min(group, key=ranks.__getitem__)
             for i in (i for i in group if i != kept):
                 s = round(similarity(i, kept), 4)
-                decisions.drop(ids[i], "near_duplicate",
-                               f"near duplicate of {ids[kept][:12]} (Jaccard {s:.2f})",
-                               kept_id=ids[kept], jaccard=s)
+                reason, message, evidence = removal(ids[kept], s)
+                decisions.drop(ids[i], reason, message, **evidence)
                 clustered.append((keys[i], keys[kept]))
                 scores.append(s)
         stored = todo[keys_array[todo] >= 0]  # subtle: a dry run's rewritten rows are not cached
@@ -183,3 +189,10 @@ class MinHashDedup(Step):
         return pa.table({"example_key": pa.array(keys, pa.int64()),
                          "config_hash": pa.array([self.signature_hash()] * n, pa.string()),
                          "signature": lists})
+
+
+def removal(kept_id: str, jaccard: float) -> tuple[str, str, dict]:
+    """The removal record of a near duplicate (reason, message, evidence), which both engines
+    write; `jaccard` rounded to 4 places."""
+    return ("near_duplicate", f"near duplicate of {kept_id[:12]} (Jaccard {jaccard:.2f})",
+            {"kept_id": kept_id, "jaccard": jaccard})

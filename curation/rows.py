@@ -17,6 +17,9 @@ from gristmill.store.db import Store
 from gristmill.store.versions import Version, resolve
 
 SOURCE = "_source"  # the meta key that carries the first source's file (or producer) name
+# each example's first source (its metadata and name), to LEFT JOIN on `e.key`
+FIRST_SOURCE = ("LEFT JOIN (SELECT example_key, arg_min(meta, run_id) AS meta, arg_min(source, "
+                "run_id) AS source FROM sources GROUP BY example_key) s ON s.example_key = e.key")
 
 
 @dataclass
@@ -49,11 +52,7 @@ class VersionRows(Rows):
         return self.version.n_examples - len(self.overlay.removed)
 
     def batches(self, size: int = 2048) -> Iterator[list[Row]]:
-        meta_join = (
-            "LEFT JOIN (SELECT example_key, arg_min(meta, run_id) AS meta, arg_min(source, run_id) "
-            "AS source FROM sources GROUP BY example_key) s ON s.example_key = e.key"
-            if self.meta else ""
-        )
+        meta_join = FIRST_SOURCE if self.meta else ""
         removed, rewrites = self.overlay.removed, self.overlay.rewrites
         with self.store.read() as con:
             reader = con.cursor().sql(

@@ -51,24 +51,38 @@ def curate(store: Store, ref: str, steps: list[Step], *, dry_run: bool = False,
     report = on_step or (lambda outcome: None)
     if dry_run:
         return _dry_run(store, ref, steps, progress, report)
-    outcomes: list[StepOutcome] = []
     with writing(store, "curate", {"ref": ref, "steps": [s.name for s in steps]}) as run:
         with store.read() as con:
             version = resolve(con, ref)
-        configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
-        for outcome in done_already(store, version, configs):
-            outcomes.append(outcome)
-            report(outcome)
-        for step, config in list(zip(steps, configs, strict=True))[len(outcomes):]:
-            ctx = Context(store, version, progress)
-            outcome = reuse(store, version, step.name, config) or _commit(
-                run, version, step, config, ctx)
+        version, todo, outcomes = committed(store, version, steps, report)
+        run.stats["steps"] = [o.line() for o in outcomes]
+        for step, config in todo:
+            outcome = _commit(run, version, step, config, Context(store, version, progress))
             outcomes.append(outcome)
             run.stats["steps"] = [o.line() for o in outcomes]
             report(outcome)
             with store.read() as con:
                 version = resolve(con, outcome.output)
     return outcomes
+
+
+def committed(store: Store, version: Version, steps: list[Step],
+              report: Callable[[StepOutcome], None],
+              ) -> tuple[Version, list[tuple[Step, dict]], list[StepOutcome]]:
+    """The leading steps an earlier run committed from `version` with the same configs (a
+    re-run after a kill, or after it finished): the version the rest start from, the rest with
+    their configs, and an outcome for each step done, reported."""
+    configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
+    outcomes = done_already(store, version, configs)
+    todo = list(zip(steps, configs, strict=True))[len(outcomes):]
+    while todo and (outcome := reuse(store, version, todo[0][0].name, todo[0][1])):
+        outcomes.append(outcome)
+        todo.pop(0)
+        with store.read() as con:
+            version = resolve(con, outcome.output)
+    for outcome in outcomes:
+        report(outcome)
+    return version, todo, outcomes
 
 
 def done_already(store: Store, version: Version, configs: list[dict]) -> list[StepOutcome]:

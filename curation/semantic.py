@@ -82,9 +82,8 @@ class SemanticDedup(Step):
         pairs = keep_pass(ranks, edge_lists(sims, nbrs, c.threshold), agree)
         decisions = Decisions()
         for i, j, score in pairs:
-            decisions.drop(ids[i], "semantic_duplicate",
-                           f"cosine {score:.3f} to {ids[j][:12]} ({c.scope})",
-                           kept_id=ids[j], cosine=round(score, 4), scope=c.scope)
+            reason, message, evidence = removal(ids[j], score, c.scope)
+            decisions.drop(ids[i], reason, message, **evidence)
         if embedded.new is not None:
             decisions.tables.append(("embeddings", embedded.new))
         clustered = [(keys[i], keys[j]) for i, j, _ in pairs]
@@ -121,6 +120,13 @@ def nearest(base: np.ndarray, queries: np.ndarray, k: int, index: IndexKind = "a
     ix.add(base)
     sims, ids = ix.search(queries, k)
     return sims, ids, kind
+
+
+def removal(kept_id: str, cosine: float, scope: str) -> tuple[str, str, dict]:
+    """The removal record of a semantic duplicate (reason, message, evidence), which both
+    engines write."""
+    return ("semantic_duplicate", f"cosine {cosine:.3f} to {kept_id[:12]} ({scope})",
+            {"kept_id": kept_id, "cosine": round(cosine, 4), "scope": scope})
 
 
 def best(queries: np.ndarray, base: np.ndarray, nbrs: np.ndarray, k: int,
@@ -164,12 +170,12 @@ def keep_pass(ranks, edges: dict[int, list[tuple[float, int]]],
     kept: set[int] = set()
     pairs = []
     for i in sorted(edges, key=ranks.__getitem__):
-        best_ = next(((s, j) for s, j in sorted(edges[i], reverse=True)
+        match = next(((s, j) for s, j in sorted(edges[i], reverse=True)
                       if j in kept and (agree is None or agree(i, j))), None)
-        if best_ is None:
+        if match is None:
             kept.add(i)
         else:
-            pairs.append((i, best_[1], best_[0]))
+            pairs.append((i, match[1], match[0]))
     return pairs
 
 

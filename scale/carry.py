@@ -12,6 +12,7 @@ import orjson
 import pyarrow as pa
 import ray
 
+from gristmill.curation.rows import FIRST_SOURCE
 from gristmill.curation.step import Step
 from gristmill.example import Example
 from gristmill.scale.parts import DROPS, REWRITES, SCHEMA, empty, home, removal_table
@@ -61,9 +62,7 @@ class Keys:
             con.register("_ids", pa.table({"id": pa.array(ids, pa.string())}))
             held = con.execute(
                 "SELECT e.id, e.key, s.meta, s.source FROM (SELECT DISTINCT id FROM _ids) i "
-                "JOIN examples e ON e.id = i.id LEFT JOIN (SELECT example_key, arg_min(meta, "
-                "run_id) AS meta, arg_min(source, run_id) AS source FROM sources GROUP BY "
-                "example_key) s ON s.example_key = e.key").fetchall()
+                f"JOIN examples e ON e.id = i.id {FIRST_SOURCE}").fetchall()
         stored = {i: k for i, k, _, _ in held}
         meta = {i: (m, s) for i, _, m, s in held}
         out, top = [], self.base

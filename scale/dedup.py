@@ -9,15 +9,17 @@ import pyarrow as pa
 import ray
 
 from gristmill.curation import keep as keeping
-from gristmill.curation.clusters import band_keys, band_pairs, jaccard, lsh_params, shingle_sets
+from gristmill.curation.clusters import band_keys, band_pairs, jaccard, shingle_sets
 from gristmill.curation.exact import ExactDedup, cluster_table
+from gristmill.curation.exact import removal as exact_removal
 from gristmill.curation.minhash import MinHashDedup
+from gristmill.curation.minhash import removal as near_removal
 from gristmill.curation.rows import Context
 from gristmill.curation.signatures import sign_all
 from gristmill.curation.text import render
 from gristmill.scale.components import components
 from gristmill.scale.joins import by_home, pair_join
-from gristmill.scale.parts import drops_of, keys_of, rows_of
+from gristmill.scale.parts import drops_of, keys_of, row_count, rows_of
 from gristmill.scale.result import Result
 from gristmill.scale.tasks import Frame, bucket, call, concat, gather, objects, scatter, size, split
 
@@ -42,29 +44,20 @@ def _exact_keys(part: pa.Table, n: int, step: ExactDedup) -> list[Frame]:
 
 def _exact_keep(step: ExactDedup, *pieces: Frame) -> tuple:
     f = concat(pieces)
-    best: dict[bytes, int] = {}
-    for i, (digest, rank) in enumerate(zip(f["digest"], f["rank"], strict=True)):
-        held = best.get(digest)
-        if held is None or rank < f["rank"][held]:
-            best[digest] = i
+    best = keeping.winners(f["digest"], f["rank"])
     drops, pairs = [], []
     scope = step.config.scope
     for i, digest in enumerate(f["digest"]):
         kept = best[digest]
         if kept != i:
             kept_id = f["id"][kept]
-            drops.append((int(f["key"][i]), f["id"][i], "exact_duplicate",
-                          f"same normalized {scope} as {kept_id[:12]}",
-                          {"kept_id": kept_id, "scope": scope}))
+            drops.append((int(f["key"][i]), f["id"][i], *exact_removal(kept_id, scope)))
             pairs.append((int(f["key"][i]), int(f["key"][kept])))
     return drops_of(drops), cluster_table(step.name, pairs), len({k for _, k in pairs})
 
 
 def run_minhash(step: MinHashDedup, parts: list, n: int, ctx: Context) -> Result:
-    c = step.config
-    bands, rows = (c.bands, c.rows) if c.bands else lsh_params(
-        c.threshold, c.num_perm,
-        c.recall_weight if c.recall_weight is not None else 0.99 if c.verify else 0.5)
+    bands, rows = step.banding()
     signed = [call(_sign, part, n, step, bands, rows, n_out=n + 1) for part in parts]
     nodes = [s[n] for s in signed]  # key, id, rank of every row, at its home
     pairs = gather(_band_pairs, [s[:n] for s in signed], const=(n,), n_out=n + 1)
@@ -77,14 +70,10 @@ def run_minhash(step: MinHashDedup, parts: list, n: int, ctx: Context) -> Result
     outs = pair_join([ch[:n] for ch in chosen], parts, n, step, _payload, _score, _drops, n_out=2)
     n_edges = sum(ray.get([call(size, e) for e in edges]))
     return Result([o[0] for o in outs], tables=[("clusters", [o[1] for o in outs])],
-                  stats={"signatures_computed": sum(ray.get([call(_count, p) for p in parts])),
+                  stats={"signatures_computed": sum(ray.get([call(row_count, p) for p in parts])),
                          "signatures_reused": 0,
                       "bands": bands, "rows": rows, "candidate_pairs": n_pairs,
                       "edges": n_edges, "clusters": n_clusters})
-
-
-def _count(part: pa.Table) -> int:
-    return part.num_rows
 
 
 def _sign(part: pa.Table, n: int, step: MinHashDedup, bands: int, rows: int) -> list[Frame]:
@@ -151,10 +140,7 @@ def _members(n: int, nodes: Frame, labels: Frame) -> list[Frame]:
 def _keep(n: int, policy: str, *pieces: Frame) -> list:
     """Each cluster's survivor by the keep policy; the others as (dropped, kept) pairs."""
     f = concat(pieces)
-    best: dict[int, int] = {}
-    for i, (root, rank) in enumerate(zip(f["root"].tolist(), f["rank"], strict=True)):
-        if root not in best or rank < f["rank"][best[root]]:
-            best[root] = i
+    best = keeping.winners(f["root"].tolist(), f["rank"])
     kept = np.array([best[r] for r in f["root"].tolist()], np.intp)
     lost = kept != np.arange(size(f))
     pairs = {"a": f["key"][lost], "b": f["key"][kept[lost]], "id": f["id"][lost],
@@ -167,9 +153,7 @@ def _drops(step: MinHashDedup, f: Frame) -> tuple:
     for a, b, dropped, kept, s in zip(f["a"].tolist(), f["b"].tolist(), f["id"], f["kept_id"],
                                       f["score"].tolist(), strict=True):
         s = round(s, 4)
-        drops.append((a, dropped, "near_duplicate",
-                      f"near duplicate of {kept[:12]} (Jaccard {s:.2f})",
-                      {"kept_id": kept, "jaccard": s}))
+        drops.append((a, dropped, *near_removal(kept, s)))
         pairs.append((a, b))
         scores.append(s)
     return drops_of(drops), cluster_table(step.name, pairs, scores)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import ray
 
 from gristmill.curation.rows import Context
-from gristmill.curation.runner import StepOutcome, done_already, record, reuse, step_stats
+from gristmill.curation.runner import StepOutcome, committed, record, step_stats
 from gristmill.curation.step import Step
 from gristmill.errors import GristmillError
 from gristmill.scale.carry import Keys, Planned, advance, settle
@@ -29,7 +29,7 @@ from gristmill.scale.dedup import run_exact, run_minhash
 from gristmill.scale.io import Folder, export
 from gristmill.scale.leakage import run_leakage
 from gristmill.scale.local import run_local
-from gristmill.scale.parts import SCHEMA
+from gristmill.scale.parts import SCHEMA, row_count
 from gristmill.scale.result import Result
 from gristmill.scale.semantic import run_semantic
 from gristmill.scale.split import run_split
@@ -60,12 +60,12 @@ def curate_on_ray(store: Store, ref: str, steps: list[Step], *, address: str | N
     unknown = [s.name for s in steps if s.name not in ENGINES]
     if unknown:
         raise GristmillError(f"no distributed engine for step {', '.join(unknown)}")
-    outcomes: list[StepOutcome] = []
     with writing(store, "curate", {"ref": ref, "steps": [s.name for s in steps],
                                    "engine": "ray"}) as run:
         with store.read() as con:
             version = resolve(con, ref)
-        version, todo = _committed(store, version, steps, outcomes, report)
+        version, todo, outcomes = committed(store, version, steps, report)
+        run.stats["steps"] = [o.line() for o in outcomes]
         if not todo:
             return outcomes
         # subtle: a session this call opened is closed, or a library caller's process would
@@ -101,25 +101,6 @@ def _on_cluster(store: Store, version: Version, todo: list, partitions: int | No
     except ray.exceptions.RayTaskError as e:
         raise GristmillError(f"a task failed on the cluster, nothing was committed: "
                              f"{_cause(e)}") from None
-
-
-def _committed(store: Store, version: Version, steps: list[Step], outcomes: list,
-               report: Callable) -> tuple[Version, list]:
-    """Outcomes for the leading steps an earlier run committed (as the single-process runner
-    reuses them), the version the rest start from, and the rest with their configs."""
-    configs = [{"step": s.name, **s.resolved_config(Context(store, version))} for s in steps]
-    todo = list(zip(steps, configs, strict=True))
-    outcomes += done_already(store, version, configs)
-    for outcome in outcomes:
-        report(outcome)
-    todo = todo[len(outcomes):]
-    while todo and (outcome := reuse(store, version, todo[0][0].name, todo[0][1])):
-        outcomes.append(outcome)
-        report(outcome)
-        todo.pop(0)
-        with store.read() as con:
-            version = resolve(con, outcome.output)
-    return version, todo
 
 
 def _cause(error: Exception) -> str:
@@ -166,7 +147,7 @@ def _run_steps(store: Store, version: Version, todo: list, n: int, folder: Folde
         plan.stats = step_stats(n_rows, reasons, size(plan.rewrites),
                                 time.perf_counter() - started, samples,
                                 result.stats | {"engine": "ray", "partitions": n})
-        plan.n_rows = sum(ray.get([call(_count, p) for p in parts]))
+        plan.n_rows = sum(ray.get([call(row_count, p) for p in parts]))
         n_rows = plan.n_rows
         planned.append(plan)
         say(f"{step.name}: done on the cluster ({n} partitions), {n_rows:,} rows left, "
@@ -181,10 +162,6 @@ def _load(folder: Folder, i: int) -> pa.Table:
 
 def _save(part: pa.Table, folder: Folder, i: int) -> str:
     return folder.write("output", i, part)
-
-
-def _count(part: pa.Table) -> int:
-    return part.num_rows
 
 
 def _check(con, child: Version, plan: Planned) -> None:

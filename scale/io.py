@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from gristmill.curation.rows import FIRST_SOURCE
 from gristmill.scale.parts import SCHEMA, home
 from gristmill.store.datasets import filesystem
 from gristmill.store.db import Store
@@ -53,9 +54,7 @@ def export(store: Store, version: Version, n: int, folder: Folder) -> None:
         with store.read() as con:
             reader = con.cursor().sql(
                 "SELECT e.key, e.id, e.kind, e.payload, s.meta, s.source FROM members m "
-                "JOIN examples e ON e.key = m.example_key LEFT JOIN (SELECT example_key, "
-                "arg_min(meta, run_id) AS meta, arg_min(source, run_id) AS source FROM sources "
-                "GROUP BY example_key) s ON s.example_key = e.key WHERE m.version_id = ? "
+                f"JOIN examples e ON e.key = m.example_key {FIRST_SOURCE} WHERE m.version_id = ? "
                 "ORDER BY e.key", params=[version.version_id]).to_arrow_reader(BATCH)
             for batch in reader:
                 table = pa.Table.from_batches([batch]).cast(SCHEMA)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import ray
 
 from gristmill.curation.leak_match import LexicalIndex
-from gristmill.curation.leakage import FIELD, LeakageStep, eval_vectors, unique_keys
+from gristmill.curation.leakage import FIELD, LeakageStep, eval_vectors, removal, unique_keys
 from gristmill.curation.rows import Context, VersionRows
 from gristmill.curation.semantic import MARGIN, Specifics, best, nearest, overlap
 from gristmill.curation.text import content, first_user
@@ -102,8 +102,6 @@ def _decide(found: Frame, weights: dict, eval_tokens: np.ndarray, items: list[tu
         if check and overlap(tokens, eval_tokens[j], weights[key].__getitem__) < c.specifics:
             continue
         eval_id, ref = items[j]
-        drops.append((key, ex_id, "eval_leak",
-                      f"{method} match ({score:.3f}) to {ref} item {eval_id[:12]}",
-                      {"eval_id": eval_id, "eval_ref": ref, "method": method, "score": score}))
+        drops.append((key, ex_id, *removal(method, score, ref, eval_id)))
         methods[method] = methods.get(method, 0) + 1
     return drops_of(drops), methods

@@ -33,6 +33,10 @@ def rows_of(part: pa.Table) -> list[Row]:
     return [make_row(*values) for values in zip(*columns, strict=True)]
 
 
+def row_count(part: pa.Table) -> int:
+    return part.num_rows
+
+
 def keys_of(part: pa.Table) -> np.ndarray:
     return part.column("key").to_numpy()
 
@@ -42,13 +46,8 @@ def empty(columns: tuple[str, ...]) -> Frame:
 
 
 def drops_frame(decisions: Decisions, key_of: dict[str, int]) -> Frame:
-    drops = decisions.drops
-    if not drops:
-        return empty(DROPS)
-    return {"key": np.array([key_of[i] for i in drops], np.int64), "id": objects(list(drops)),
-            "reason": objects([d.reason for d in drops.values()]),
-            "message": objects([d.message for d in drops.values()]),
-            "evidence": objects([orjson.dumps(d.evidence).decode() for d in drops.values()])}
+    return drops_of([(key_of[i], i, d.reason, d.message, d.evidence)
+                     for i, d in decisions.drops.items()])
 
 
 def drops_of(items: list[tuple[int, str, str, str, dict[str, Any]]]) -> Frame:

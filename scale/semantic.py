@@ -13,7 +13,15 @@ from gristmill.curation import keep as keeping
 from gristmill.curation.embed import FIELDS, encode, vector_table
 from gristmill.curation.exact import cluster_table
 from gristmill.curation.rows import Context
-from gristmill.curation.semantic import MARGIN, SemanticDedup, Specifics, best, keep_pass, nearest
+from gristmill.curation.semantic import (
+    MARGIN,
+    SemanticDedup,
+    Specifics,
+    best,
+    keep_pass,
+    nearest,
+    removal,
+)
 from gristmill.curation.semantic import overlap as weighted_overlap
 from gristmill.scale.components import components
 from gristmill.scale.parts import drops_of, home, keys_of, rows_of
@@ -172,9 +180,7 @@ def _keep(step: SemanticDedup, n: int, *pieces: Frame) -> tuple:
     drops, pairs, scores = [], [], []
     for lists in by_root.values():
         for i, j, score in keep_pass(rank, lists, agree if c.specifics > 0 else None):
-            drops.append((i, ids[i], "semantic_duplicate",
-                          f"cosine {score:.3f} to {ids[j][:12]} ({c.scope})",
-                          {"kept_id": ids[j], "cosine": round(score, 4), "scope": c.scope}))
+            drops.append((i, ids[i], *removal(ids[j], score, c.scope)))
             pairs.append((i, j))
             scores.append(score)
     return drops_of(drops), cluster_table(step.name, pairs, scores), len({j for _, j in pairs})

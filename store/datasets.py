@@ -53,6 +53,7 @@ def write_dataset(con: duckdb.DuckDBPyConnection, version: Version, uri: str, wh
                   params: list, partition_by: str | None, rows_per_file: int) -> int:
     """Write the version's rows (filtered by `where`) under `uri`; returns how many. A local
     folder appears whole or not at all; a remote one gets `_SUCCESS` last, as Spark writes."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
@@ -72,8 +73,6 @@ def write_dataset(con: duckdb.DuckDBPyConnection, version: Version, uri: str, wh
         "examples e ON e.key = m.example_key LEFT JOIN splits s ON s.version_id = m.version_id "
         f"AND s.example_key = m.example_key WHERE {where} ORDER BY m.example_key",
         params=params).to_arrow_reader(BATCH)
-    import pyarrow as pa
-
     written = 0
 
     def counted():

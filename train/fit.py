@@ -59,6 +59,7 @@ def fit(job: Job, recorder, extra: list) -> tuple[str, Path]:
     trainer.train(resume_from_checkpoint=str(start) if start else None)
     recorder.stopped_early = stopped_early(trainer)
     recorder.wrapper = type(trainer.model_wrapped).__name__  # DDP or FSDP: what actually ran
+    recorder.world_size = trainer.args.world_size
     finished = recorder.steps >= trainer.state.max_steps or recorder.stopped_early
     adapter = job.out / "adapter"
     trainer.save_model(str(adapter))  # the main process writes; every rank takes part

@@ -93,7 +93,6 @@ def worker(job_file: Path) -> int:
     status, adapter, error = "failed", None, None
     try:
         status, adapter = fit(job, recorder, [])
-        recorder.world_size = _world_size()
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
         raise
@@ -101,17 +100,10 @@ def worker(job_file: Path) -> int:
         if int(os.environ.get("RANK", "0")) == 0:
             (job_file.parent / "result.json").write_bytes(orjson.dumps({
                 "status": status, "adapter": str(adapter) if adapter else None, "error": error,
-                "metrics": recorder.metrics() | {"world_size": getattr(recorder, "world_size", 0),
-                                                 "wrapper": getattr(recorder, "wrapper", None)},
+                "metrics": recorder.metrics() | {"world_size": recorder.world_size,
+                                                 "wrapper": recorder.wrapper},
                 "curves": {"train": recorder.train, "eval": recorder.eval}}))
     return 0
-
-
-def _world_size() -> int:
-    """The processes that trained together, as torch.distributed counts them."""
-    import torch.distributed as dist
-
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class Recorder(TrainerCallback):
         self.epoch = 0.0
         self.best_step: int | None = None
         self.stopped_early = False
+        self.world_size = 1  # processes that trained together
+        self.wrapper: str | None = None  # the trainer's model wrapper: DDP or FSDP in a launched run
 
     def on_train_begin(self, args, state, control, **kwargs):
         # a resumed run starts from its checkpoint's history, so the curves stay whole
