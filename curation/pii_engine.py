@@ -10,16 +10,15 @@ Presidio reads none of their output but lemmas (see `_ner_only_engine`).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from gristmill import workers as worker_pools
 from gristmill.curation.pii_fake import Pseudonyms
 from gristmill.curation.pii_models import resolve_model
 from gristmill.curation.pii_recognizers import CUE_WORDS, custom_recognizers, tuned_recognizers
@@ -263,8 +262,7 @@ def scrub_stream(batches: Iterable[list[tuple[str, list[str]]]], settings: Setti
         return
     # subtle: spawn, not fork: the caller may hold DuckDB's threads, which a fork would copy
     # mid-lock; each worker pays its own start-up (about 4 s) once
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(settings.model,)) as pool:
+    with worker_pools.executor(workers, "spawn", _start_worker, (settings.model,)) as pool:
         pending: deque = deque()
         for batch in batches:
             pending.append(pool.submit(scrub_batch, batch, settings))

@@ -11,13 +11,14 @@ texts do not all share the empty set's signature.
 from __future__ import annotations
 
 import mmap
-import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 import numpy as np
+
+from gristmill import workers as worker_pools
 
 Shingle = Literal["word", "char"]
 SCHEME = "poly64-affine32/1"  # bump when the hashing changes: stored signatures are keyed by it
@@ -160,7 +161,7 @@ def sign_all(texts: Sequence[str], shingling: Shingling, prepare: Callable[[str]
     out = np.frombuffer(buffer, np.uint32).reshape(shape)
     _JOB = (texts, shingling, prepare, out)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with worker_pools.pool(workers, "fork") as pool:
             for done in pool.imap_unordered(_sign_range, spans):
                 on_batch(done)
     finally:

@@ -3,12 +3,11 @@ ends) and staged side by side in worker processes, in piece order."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from gristmill import workers as worker_pools
 from gristmill.store import readers
 from gristmill.store.stage import Piece, PieceResult
 
@@ -44,7 +43,7 @@ def stage_all(pieces: list[Piece], job, workers: int | None, progress: bool) -> 
     results: list[PieceResult] = []
     pool = None
     if workers > 1 and total >= PARALLEL_BYTES:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_start_method()))
+        pool = worker_pools.executor(workers, _start_method())
     staged = (pool.map if pool else map)(job, pieces)  # workers start here, before the bar's thread
     bar = _progress_bar(total) if progress and total else None
     try:
