@@ -10,9 +10,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from gristmill import yamlfile
 from gristmill.curation.registry import STEPS
 from gristmill.curation.step import Step
 from gristmill.errors import UsageError
@@ -41,10 +41,7 @@ def make_step(name: str, settings: dict[str, Any] | None, where: str) -> Step:
 
 def load_recipe(path: Path, overrides: list[str] = ()) -> list[Step]:
     """The steps of a recipe file; `overrides` are `STEP.KEY=VALUE` settings laid over it."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UsageError(f"{path}: not valid YAML: {e}") from None
+    data = yamlfile.read(path, "a recipe")
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise UsageError(f"{path}: a recipe is a mapping with a non-empty list `steps`")
     if unknown := sorted(set(data) - set(RECIPE_KEYS)):
@@ -87,8 +84,8 @@ def _split_override(text: str, dotted: bool) -> tuple[str, str, Any]:
         if not dot or not step or not key:
             raise UsageError(f"--set with a recipe takes {shape}, not {text!r}")
     try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
+        value = yamlfile.parse(raw, f"--set {key}") if raw else ""
+    except UsageError:
         value = raw
     return step, key, value
 

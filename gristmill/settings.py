@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from gristmill import yamlfile
 from gristmill.errors import UsageError
 
 DEFAULT_STORE = "gristmill.duckdb"
@@ -21,10 +21,7 @@ def store_path(flag: str | None) -> Path:
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file of settings, or an error naming the file and what is wrong with it."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UsageError(f"cannot read {what} from {path}: {e}") from None
+    data = yamlfile.read(path, what) or {}
     if not isinstance(data, dict):
         raise UsageError(f"{path}: {what} is a mapping of settings")
     return data
@@ -38,13 +35,13 @@ def load_config(cls: type[M], path: Path | None, overrides: list[str], **given: 
         key, sep, value = pair.partition("=")
         if not sep:
             raise UsageError(f"--set takes KEY=VALUE, not {pair!r}")
-        data[key.strip()] = yaml.safe_load(value) if value else None
+        data[key.strip()] = yamlfile.parse(value, f"--set {key.strip()}") if value else None
     data |= {k: v for k, v in given.items() if v is not None}
     try:
         return cls(**data)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(map(str, err['loc']))}: "
+            (f"{'.'.join(map(str, err['loc']))}: " if err["loc"] else "")  # a cross-field check
             + ("unknown setting" if err["type"] == "extra_forbidden" else err["msg"])
             for err in e.errors())
         raise UsageError(f"{what}: {problems}") from None

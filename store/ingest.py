@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import shutil
+import stat
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gristmill.errors import GristmillError, InvalidRecord, UsageError
@@ -39,6 +40,7 @@ class IngestResult:
     version: str | None = None  # the new version's ref; None when nothing changed
     added: int = 0  # examples the new version has that its parent had not
     seconds: float = 0.0
+    left_out: list[str] = field(default_factory=list)  # in folders named, not of a read type
 
     def summary(self) -> str:
         head = (f"ingested {self.records:,} records from {self.files} file(s) "
@@ -50,6 +52,11 @@ class IngestResult:
                     f"{self.new:,} new to the store, {self.repeated:,} repeats within the input)")
         tail = f"; {self.rejected:,} rejected (gristmill rejects --run {self.run_id})" \
             if self.rejected else ""
+        if self.left_out:
+            names = ", ".join(Path(p).name for p in self.left_out[:3])
+            more = f" and {len(self.left_out) - 3:,} more" if len(self.left_out) > 3 else ""
+            tail += (f"; left out {len(self.left_out):,} file(s) of other types in the folders "
+                     f"named ({names}{more})")
         return head + body + tail
 
 
@@ -71,7 +78,7 @@ def ingest(
         raise UsageError(f"--on-error is fail or skip, not {on_error!r}")
     if max_record_bytes < 1024:
         raise UsageError(f"--max-record-bytes must be at least 1024, not {max_record_bytes}")
-    files = expand(paths)
+    files, left_out = expand(paths)
     config = {"paths": [str(p) for p in files], "format": fmt, "on_error": on_error,
               "max_record_bytes": max_record_bytes, "tags": tags or {}}
     started = time.perf_counter()
@@ -79,7 +86,8 @@ def ingest(
         _sweep_stale_stages(store.path)
         staging = Path(tempfile.mkdtemp(prefix=_stage_prefix(store.path), dir=store.path.parent))
         try:
-            result = IngestResult(dataset, run.id, files=len(files))
+            result = IngestResult(dataset, run.id, files=len(files),
+                                  left_out=[str(p) for p in left_out])
             pieces = split(files)
             job = functools.partial(stage_piece, fmt=fmt, on_error=on_error,
                                     max_bytes=max_record_bytes,
@@ -122,24 +130,40 @@ def _check(pieces: list[Piece], staged: list[PieceResult], placed: dict[int, tup
     return rejects
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """Files named, and the readable files inside folders named (save_to_disk folders whole)."""
+def expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Files named, and the readable files inside folders named (save_to_disk folders whole);
+    and what those folders hold that is not read (other types, FIFOs, subfolders)."""
     files: list[Path] = []
+    left_out: list[Path] = []
     for path in paths:
         if not path.exists():
             raise GristmillError(f"no such file: {path}")
+        _check_not_special(path)
         if path.is_dir() and not readers.is_saved_dataset(path):
-            inside = [p for p in sorted(path.iterdir()) if p.is_file() and _readable(p)]
+            entries = sorted(path.iterdir())
+            inside = [p for p in entries if p.is_file() and _readable(p)]
             if not inside:
                 raise GristmillError(f"{path} holds no .jsonl, .json, .csv or .parquet files")
             files.extend(p.resolve() for p in inside)
+            left_out.extend(p for p in entries if p not in inside)
         else:
             try:
                 readers.file_type(path)
             except ValueError as e:
                 raise GristmillError(str(e)) from None
             files.append(path.resolve())
-    return files
+    return files, left_out
+
+
+def _check_not_special(path: Path) -> None:
+    """Refuse a FIFO, device or socket: reading one may never end (a FIFO without a writer,
+    /dev/zero) and cannot be cut into pieces or read twice."""
+    mode = path.stat().st_mode
+    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            raise GristmillError(f"{path} is {what}; ingest reads files and folders (save the "
+                                 "stream to a file first)")
 
 
 def _readable(path: Path) -> bool:

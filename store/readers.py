@@ -23,6 +23,7 @@ MAX_RECORD_BYTES = 1 << 20
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20
+NOTHING_BYTES = 16 << 20  # unpacked whitespace, before any record, that ends a gzip read
 
 
 @dataclass(slots=True)
@@ -95,7 +96,7 @@ def _open(path: Path, start: int = 0) -> Iterator[BinaryIO]:
     UTF-16 one, or one that cannot be read."""
     if start == 0:
         _check_not_empty(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = _GuardedGzip if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
             if start:
@@ -111,6 +112,32 @@ def _open(path: Path, start: int = 0) -> Iterator[BinaryIO]:
             yield f
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         raise FileProblem(f"cannot read the file: {e}") from None
+
+
+class _GuardedGzip(gzip.GzipFile):
+    """gzip that stops when a few bytes unpack into a flood with nothing in it: a 3 MB file of
+    newlines is 3 GB of blank lines, which would take many minutes to say "no records"."""
+
+    def __init__(self, path: Path, mode: str = "rb"):
+        super().__init__(path, mode)
+        self._limit = max(NOTHING_BYTES, 10 * path.stat().st_size)
+        self._seen = False  # a byte other than whitespace has come
+
+    def _check(self, data: bytes) -> bytes:
+        if not self._seen:
+            if data.strip():
+                self._seen = True
+            elif self.tell() > self._limit:
+                raise FileProblem(
+                    f"it unpacks to more than {_size(self._limit)} with no record yet (only "
+                    "whitespace, from a file of a fraction of that): a compression bomb?")
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._check(super().read(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._check(super().read1(size))
 
 
 def _check_not_empty(path: Path) -> None:
@@ -224,19 +251,24 @@ def _json_array(path: Path, max_bytes: int) -> Iterator[Record]:
 def _csv(f: BinaryIO, max_bytes: int) -> Iterator[Record]:
     csv.field_size_limit(max_bytes)
     text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-    reader = csv.DictReader(text)
+    # subtle: strict, or a quote never closed swallows every later line into one record
+    reader = csv.DictReader(text, strict=True)
+    ended = 1  # the line the last row ended on (the header's, at first)
     try:
         for row in reader:
+            ended = reader.line_num
             if None in row:
-                yield Record(reader.line_num, error="the row has more fields than the header")
+                yield Record(ended, error="the row has more fields than the header")
                 continue
-            yield Record(reader.line_num, {k: v for k, v in row.items() if v not in ("", None)})
+            yield Record(ended, {k: v for k, v in row.items() if v not in ("", None)})
     except UnicodeDecodeError:
-        yield Record(reader.line_num + 1, error="not valid UTF-8; Gristmill reads UTF-8 text "
+        yield Record(ended + 1, error="not valid UTF-8; Gristmill reads UTF-8 text "
                      "(the rest of the file was not read)")
     except csv.Error as e:
-        yield Record(reader.line_num, error=f"not valid CSV: {e} (the rest of the file was "
-                     "not read)")
+        why = "a quoted field that opens here is never closed" \
+            if "unexpected end of data" in str(e) else str(e)
+        yield Record(ended + 1, error=f"not valid CSV: {why} (the rest of the file was not "
+                     "read)")
 
 
 def _parquet(path: Path) -> Iterator[Record]:
