@@ -13,7 +13,9 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from pydantic import Field, model_validator
 
+from gristmill.bounds import Fraction, in_order
 from gristmill.curation.step import Decisions, Drop, Filter, Rows, StepConfig
 from gristmill.curation.text import Scope, content, messages
 from gristmill.errors import InvalidRecord
@@ -37,10 +39,15 @@ class StructureFilter(Filter):
     summary = "drop examples whose roles, turn count or final answer are malformed"
 
     class Config(StepConfig):
-        min_turns: int = 1
-        max_turns: int | None = None
+        min_turns: int = Field(1, ge=0)
+        max_turns: int | None = Field(None, ge=1)
         require_system: bool = False
         allow_tools: bool = True
+
+        @model_validator(mode="after")
+        def _order(self):
+            in_order(self, "min_turns", "max_turns")
+            return self
 
     def check(self, example: Example) -> Drop | None:
         c = self.config
@@ -65,11 +72,17 @@ class LengthFilter(Filter):
     summary = "drop examples outside character bounds, or over a token limit of a named tokenizer"
 
     class Config(StepConfig):
-        min_chars: int = 1
-        max_chars: int | None = 20_000
-        max_tokens: int | None = None  # the training max length, counted with `tokenizer`
+        min_chars: int = Field(1, ge=0)
+        max_chars: int | None = Field(20_000, ge=1)
+        # the training max length, counted with `tokenizer`
+        max_tokens: int | None = Field(None, ge=1)
         tokenizer: str = "smollm2"  # a local tokenizer folder, a GGUF file, or smollm2 (bundled)
         scope: Scope = "conversation"
+
+        @model_validator(mode="after")
+        def _order(self):
+            in_order(self, "min_chars", "max_chars")
+            return self
 
     def run(self, rows: Rows, ctx) -> Decisions:
         if self.config.max_tokens is None:
@@ -111,13 +124,13 @@ class RepetitionFilter(Filter):
     summary = "drop answers that repeat their own lines, paragraphs or word n-grams"
 
     class Config(StepConfig):
-        max_duplicate_lines: float = 0.3  # fraction of lines that repeat an earlier line
-        max_duplicate_paragraphs: float = 0.3
+        max_duplicate_lines: Fraction = 0.3  # fraction of lines that repeat an earlier line
+        max_duplicate_paragraphs: Fraction = 0.3
         # subtle: short answers name their subject often ("the Cirque Sleeping Pad ... the Cirque
         # Sleeping Pad"), so the n-gram measure is looser than Gopher's web-page 0.18
-        max_top_ngram: float = 0.3  # characters covered by the most frequent word n-gram
-        ngram: int = 4
-        min_words: int = 80  # shorter answers are not judged: too little text to tell
+        max_top_ngram: Fraction = 0.3  # characters covered by the most frequent word n-gram
+        ngram: int = Field(4, ge=1, le=100)
+        min_words: int = Field(80, ge=0)  # shorter answers are not judged: too little text to tell
 
     def check(self, example: Example) -> Drop | None:
         c = self.config

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
+from gristmill.bounds import BatchSize
 from gristmill.curation.embed import DEFAULT_MODEL, embed_rows
 from gristmill.curation.leak_match import METHODS, LexicalIndex, Match, Method
 from gristmill.curation.rows import Context, VersionRows
@@ -59,15 +60,15 @@ class LeakageStep(Step):
         against: tuple[str, ...] = Field(min_length=1)  # eval refs; pinned to NAME@N when run
         methods: tuple[Method, ...] = METHODS
         normalize: tuple[Normalization, ...] = ("nfkc", "case", "punctuation", "whitespace")
-        ngram: int = Field(13, ge=1)  # words per n-gram
+        ngram: int = Field(13, ge=1, le=100)  # words per n-gram
         ngram_overlap: float = Field(0.5, gt=0, le=1)  # share of the eval question's n-grams
-        shingle: int = Field(3, ge=1)  # words per MinHash shingle
-        num_perm: int = Field(128, ge=16)
+        shingle: int = Field(3, ge=1, le=64)  # words per MinHash shingle
+        num_perm: int = Field(128, ge=16, le=1024)
         jaccard: float = Field(0.6, gt=0, le=1)  # MinHash estimate at or above which two match
         cosine: float = Field(0.68, gt=0, le=1)  # embedding similarity of the two questions
         specifics: float = Field(0.9, ge=0, le=1)  # rare-token overlap the embedding match needs
         model: str = DEFAULT_MODEL
-        batch_size: int = Field(64, ge=1)
+        batch_size: BatchSize = 64
         device: str | None = None
 
         @field_validator("against", mode="before")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from gristmill.bounds import Seed, Workers
 from gristmill.curation import keep as keeping
 from gristmill.curation.clusters import (
     candidate_pairs,
@@ -45,9 +46,9 @@ class MinHashDedup(Step):
         shingle: Shingle = "word"
         size: int = Field(3, ge=1, le=64)  # 3 words: a typo in a short chat moves 5-grams too far
         num_perm: int = Field(128, ge=2, le=1024)
-        seed: int = 1
-        bands: int | None = Field(None, ge=1)  # with rows: instead of datasketch's optimum
-        rows: int | None = Field(None, ge=1)
+        seed: Seed = 1
+        bands: int | None = Field(None, ge=1, le=1024)  # with rows: instead of datasketch's optimum
+        rows: int | None = Field(None, ge=1, le=1024)
         verify: bool = True  # candidate pairs must reach the threshold by true Jaccard
         # how much a missed pair weighs against a false candidate when choosing bands and rows;
         # by default 0.99 with verify (which removes the false candidates it lets in), else 0.5
@@ -55,7 +56,7 @@ class MinHashDedup(Step):
         normalize: tuple[Normalization, ...] = ("nfkc", "case", "punctuation", "whitespace")
         scope: Scope = "conversation"
         keep: keeping.Keep = "first"
-        workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+        workers: Workers = Field(default_factory=lambda: os.cpu_count() or 1)
 
         @model_validator(mode="after")
         def _banding(self):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from gristmill.bounds import BatchSize, Workers
 from gristmill.curation.pii_engine import (
     DEFAULT_ENTITIES,
     KNOWN_ENTITIES,
@@ -40,8 +41,8 @@ class PiiScrub(Step):
         model: str = DEFAULT_MODEL  # auto (the best installed), a spaCy model package or folder
         # above the 0.4 of a bare libphonenumber match, which then needs a context word
         score_threshold: float = Field(0.45, ge=0, le=1)
-        workers: int = Field(2, ge=1)  # processes; a run detail, not part of the recorded config
-        batch_size: int = Field(128, ge=1)  # examples per batch a worker takes
+        workers: Workers = 2  # processes; a run detail, not part of the recorded config
+        batch_size: BatchSize = 128  # examples per batch a worker takes
 
         @field_validator("entities")
         @classmethod

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from gristmill.bounds import BatchSize
 from gristmill.curation import keep as keeping
 from gristmill.curation.embed import DEFAULT_MODEL, FIELDS, embed_rows
 from gristmill.curation.exact import cluster_table
@@ -42,11 +43,11 @@ class SemanticDedup(Step):
         model: str = DEFAULT_MODEL  # or a local sentence-transformers folder
         specifics: float = Field(0.0, ge=0, le=1)  # min rare-token overlap of a pair; 0 = off
         # candidates per example from the index: templated data crowds alike rows together
-        neighbors: int = Field(32, ge=1)
+        neighbors: int = Field(32, ge=1, le=1024)
         index: IndexKind = "auto"  # auto: exact up to flat_max vectors, IVF past it
         flat_max: int = Field(200_000, ge=1)
-        nprobe: int = Field(16, ge=1)  # IVF lists searched per query
-        batch_size: int = Field(64, ge=1)
+        nprobe: int = Field(16, ge=1, le=65_536)  # IVF lists searched per query
+        batch_size: BatchSize = 64
         device: str | None = None  # cpu, cuda; None lets the model choose
 
     def resolved_config(self, ctx) -> dict:

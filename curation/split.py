@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
+from gristmill.bounds import Fraction, Seed
 from gristmill.curation.rows import SOURCE
 from gristmill.curation.step import Decisions, Row, Rows, Step, StepConfig
 from gristmill.curation.text import normalize, render
@@ -31,14 +32,14 @@ class Split(Step):
     summary = "assign train / val / test by the hash of a group key; groups never straddle splits"
 
     class Config(StepConfig):
-        train: float = 0.8
-        val: float = 0.1
-        test: float = 0.1
+        train: Fraction = 0.8
+        val: Fraction = 0.1
+        test: Fraction = 0.1
         group_by: Literal["conversation", "user", "source", "time"] = "conversation"
         time_key: str = "timestamp"  # with group_by time: a metadata key holding an ISO time
         time_cutoff: str | None = None  # with group_by time: examples from here on are test
         stratify_by: str | None = None  # a metadata key holding a label
-        seed: int = 0
+        seed: Seed = 0
 
         @model_validator(mode="after")
         def _check(self):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gristmill.bounds import BatchSize, Fraction, MaxTokens, Seed, Temperature
 from gristmill.errors import UsageError
 
 # per-item metrics and what they need; `judge` and `pairwise` ask an LLM
@@ -77,7 +78,7 @@ class Task(_Strict):
     builtin: Literal[BUILTIN] | None = None
     limit: int | None = Field(None, ge=1)  # the first N items by id (a seeded, stable subset)
     slice_by: str | None = None  # a metadata key whose values get a table of their own
-    max_tokens: int | None = Field(None, ge=1)  # over the suite's (built-ins: mmlu 8, safety 32)
+    max_tokens: MaxTokens | None = None  # over the suite's (built-ins: mmlu 8, safety 32)
     metrics: list[Metric] = Field(default_factory=list)
 
     @field_validator("metrics", mode="before")
@@ -109,28 +110,28 @@ class Task(_Strict):
 class Generation(_Strict):
     """Pinned and recorded with every output: the cache key includes all of it."""
 
-    max_tokens: int = Field(128, ge=1)
-    temperature: float = Field(0.0, ge=0)
+    max_tokens: MaxTokens = 128
+    temperature: Temperature = 0.0
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 0
+    seed: Seed = 0
     system: str | None = None  # a system prompt put before items that have none
-    batch_size: int = Field(32, ge=1)  # in-process generation: 32 runs ~1.4x faster than 16 on CPU
+    batch_size: BatchSize = 32  # in-process generation: 32 runs ~1.4x faster than 16 on CPU
 
 
 class Judge(_Strict):
     endpoint: Path | None = None  # an endpoint file (default: the embedded llama.cpp server)
-    max_tokens: int = Field(256, ge=1)
-    temperature: float = Field(0.0, ge=0)
-    repeats: int = Field(1, ge=1)  # each judgement asked N times, with distinct seeds
+    max_tokens: MaxTokens = 256
+    temperature: Temperature = 0.0
+    repeats: int = Field(1, ge=1, le=100)  # each judgement asked N times, with distinct seeds
     calibration: str | None = None  # human labels: a JSONL file or a dataset ref
-    concurrency: int | None = Field(None, ge=1)
+    concurrency: int | None = Field(None, ge=1, le=1024)
 
 
 class Gates(_Strict):
     """The seeds' defaults: a relative drop under 2% passes, 2-5% warns, over 5% fails."""
 
-    warn: float = Field(0.02, ge=0)
-    fail: float = Field(0.05, ge=0)
+    warn: Fraction = 0.02  # relative drops
+    fail: Fraction = 0.05
     format_compliance: float = Field(0.995, ge=0, le=1)
     min_agreement: float = Field(0.80, ge=0, le=1)  # judge vs humans
     max_swap_inconsistency: float = Field(0.10, ge=0, le=1)
@@ -150,7 +151,7 @@ class Suite(_Strict):
     generation: Generation = Field(default_factory=Generation)
     judge: Judge = Field(default_factory=Judge)
     gates: Gates = Field(default_factory=Gates)
-    bootstrap: int = Field(2000, ge=100)  # resamples per interval
+    bootstrap: int = Field(2000, ge=100, le=1_000_000)  # resamples per interval
 
     @model_validator(mode="after")
     def _unique(self) -> Suite:
@@ -190,12 +191,12 @@ def load_suite(path: Path, overrides: list[str] | None = None) -> Suite:
 
 
 def _pairs(pairs: list[str]) -> dict[str, Any]:
-    import yaml
+    from gristmill import yamlfile
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise UsageError(f"--set takes KEY=VALUE, not {pair!r}")
-        out[key.strip()] = yaml.safe_load(value) if value else None
+        out[key.strip()] = yamlfile.parse(value, f"--set {key.strip()}") if value else None
     return out

@@ -22,12 +22,13 @@ class Logs(_Strict):
     source: Path  # a log file (rotated copies included) or a folder
     dataset: str = "logs"
     pii: Literal["placeholder", "pseudonym", "off"] = "placeholder"
-    commit_every: int = Field(5000, ge=1)
+    commit_every: int = Field(5000, ge=1, le=1_000_000)  # lines held until a commit
 
 
 class Drift(_Strict):
-    threshold: float = Field(0.2, ge=0)
-    window: int = Field(500, ge=2)
+    threshold: float = Field(0.2, ge=0, le=2)  # a cosine distance between centroids
+    # subtle: the two-sample test holds (2 window)^2 kernel matrices: about 10 GB at 10,000
+    window: int = Field(500, ge=2, le=10_000)
 
 
 class JudgeLogs(_Strict):
@@ -40,7 +41,7 @@ class JudgeLogs(_Strict):
 
 
 class Mine(_Strict):
-    low_rating: float = 2.0
+    low_rating: float = 2.0  # on whatever scale the logs' ratings use, so any number
     low_score: float = Field(0.5, ge=0, le=1)
 
 

@@ -29,8 +29,8 @@ class Endpoint(BaseModel):
     api_key_env: str | None = None  # the NAME of the variable, e.g. OPENAI_API_KEY
     params: dict[str, Any] = Field(default_factory=dict)  # defaults: temperature, max_tokens, ...
     concurrency: int = Field(4, ge=1, le=1024)  # requests in flight
-    timeout: float = Field(120.0, gt=0)  # seconds per attempt
-    max_attempts: int = Field(6, ge=1)  # per call, retries included
+    timeout: float = Field(120.0, gt=0, le=86_400)  # seconds per attempt
+    max_attempts: int = Field(6, ge=1, le=100)  # per call, retries included
     json_schema: bool = True  # the server honours response_format json_schema
 
     @field_validator("api_key_env")

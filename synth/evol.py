@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from gristmill.bounds import MaxTokens, Temperature
 from gristmill.example import Example
 from gristmill.synth.calls import Request
 from gristmill.synth.config import GeneratorConfig
@@ -49,10 +50,10 @@ class EvolConfig(GeneratorConfig):
     mutations: tuple[Mutation, ...] = ("constraints", "deepen", "concretize", "reasoning",
                                        "complicate_input", "breadth")
     same_rouge: float = Field(0.95, gt=0, le=1)  # ROUGE-L to the parent at or above which nothing is new
-    temperature: float = Field(0.7, ge=0)
-    max_tokens: int = Field(256, ge=1)  # for the rewritten prompt
-    response_temperature: float = Field(0.7, ge=0)
-    response_max_tokens: int = Field(512, ge=1)
+    temperature: Temperature = 0.7
+    max_tokens: MaxTokens = 256  # for the rewritten prompt
+    response_temperature: Temperature = 0.7
+    response_max_tokens: MaxTokens = 512
 
 
 @dataclass

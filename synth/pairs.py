@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gristmill.bounds import MaxTokens, Temperature
 from gristmill.example import Example
 from gristmill.synth.calls import Request
 from gristmill.synth.config import GeneratorConfig
@@ -33,15 +34,15 @@ class Sampler(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float = Field(0.7, ge=0)
+    temperature: Temperature = 0.7
     endpoint: Path | None = None
 
 
 class PairsConfig(GeneratorConfig):
     samplers: tuple[Sampler, ...] = Field(
         (Sampler(temperature=0.3), Sampler(temperature=1.0)), min_length=2)  # one answer each
-    max_tokens: int = Field(384, ge=1)
-    judge_max_tokens: int = Field(256, ge=1)
+    max_tokens: MaxTokens = 384
+    judge_max_tokens: MaxTokens = 256
 
 
 def pairs(s: Session, ref: str, c: PairsConfig) -> Outcome:

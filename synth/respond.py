@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
+from gristmill.bounds import MaxTokens, Temperature
 from gristmill.example import Example
 from gristmill.synth.calls import Request
 from gristmill.synth.config import GeneratorConfig
@@ -17,8 +16,8 @@ STEP = "synth:respond"
 
 
 class RespondConfig(GeneratorConfig):
-    temperature: float = Field(0.7, ge=0)
-    max_tokens: int = Field(512, ge=1)
+    temperature: Temperature = 0.7
+    max_tokens: MaxTokens = 512
     system: bool = True  # add the `respond` template as a system turn where a prompt has none
     keep_originals: bool = True  # the new version holds the input's examples too
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from gristmill.bounds import MaxTokens, Temperature, in_order
 from gristmill.example import Example
 from gristmill.synth.calls import Request
 from gristmill.synth.config import GeneratorConfig
@@ -46,18 +47,23 @@ _INLINE_NUMBER = re.compile(r"\s+(?=(?:task\s*)?\d{1,2}[.:)]\s)", re.I)  # "... 
 class SelfInstructConfig(GeneratorConfig):
     count: int = Field(50, ge=1)  # new instructions to keep
     max_rounds: int = Field(20, ge=1)
-    num_seed: int = Field(6, ge=1)  # seed tasks shown per prompt
-    num_machine: int = Field(2, ge=0)  # generated tasks shown per prompt, once there are some
-    per_prompt: int = Field(8, ge=1)  # new tasks asked for per prompt
+    num_seed: int = Field(6, ge=1, le=1000)  # seed tasks shown per prompt
+    num_machine: int = Field(2, ge=0, le=1000)  # generated tasks shown per prompt, once there are some
+    per_prompt: int = Field(8, ge=1, le=1000)  # new tasks asked for per prompt
     rouge: float = Field(0.7, gt=0, le=1)  # kept only below this ROUGE-L against every kept one
     min_words: int = Field(3, ge=1)
     max_words: int = Field(150, ge=1)
     blacklist: tuple[str, ...] = BLACKLIST
-    temperature: float = Field(1.0, ge=0)
-    max_tokens: int = Field(1024, ge=1)
-    instance_temperature: float = Field(0.2, ge=0)
-    instance_max_tokens: int = Field(512, ge=1)
-    shots: int = Field(4, ge=0)  # seed tasks shown as examples in each instance prompt
+    temperature: Temperature = 1.0
+    max_tokens: MaxTokens = 1024
+    instance_temperature: Temperature = 0.2
+    instance_max_tokens: MaxTokens = 512
+    shots: int = Field(4, ge=0, le=1000)  # seed tasks shown as examples in each instance prompt
+
+    @model_validator(mode="after")
+    def _order(self):
+        in_order(self, "min_words", "max_words")
+        return self
 
 
 @dataclass

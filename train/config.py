@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gristmill.bounds import BatchSize, Seed
+
 Attention = Literal["auto", "flex_attention", "varlen_sdpa", "flash_attention_2", "sdpa", "eager"]
 
 
@@ -18,28 +20,28 @@ class TrainConfig(BaseModel):
     base: str = "smollm2"  # a model folder, a .gguf file, or the bundled SmolLM2
     line: str | None = None  # the product line stages are kept per (default: the dataset's name)
     output_dir: str | None = None  # default: models/NAME beside the store
-    seed: int = 42
+    seed: Seed = 42
 
     # data
-    max_length: int = Field(2048, ge=16)  # tokens; a longer example is never truncated
+    max_length: int = Field(2048, ge=16, le=1_048_576)  # tokens; a longer example is never truncated
     bad_examples: Literal["drop", "fail"] = "drop"  # too long, unrenderable: drop records why
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # only for a version without splits
     max_examples: int | None = Field(None, ge=1)  # the first N of the train split, for a quick run
 
     # schedule
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = Field(4, ge=1)  # rows per device step (packed rows when packing)
-    grad_accum: int = Field(1, ge=1)
-    lr: float = Field(2e-4, gt=0)
+    epochs: float = Field(1.0, gt=0, le=1000)
+    max_steps: int = Field(-1, ge=-1)  # > 0 overrides epochs; -1: the epochs decide
+    batch_size: BatchSize = 4  # rows per device step (packed rows when packing)
+    grad_accum: int = Field(1, ge=1, le=4096)
+    lr: float = Field(2e-4, gt=0, lt=1)
     schedule: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    max_grad_norm: float = 1.0
-    weight_decay: float = 0.01
+    max_grad_norm: float = Field(1.0, ge=0)  # 0: no clipping
+    weight_decay: float = Field(0.01, ge=0, le=1)
 
     # adapters
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
+    lora_r: int = Field(16, ge=1, le=1024)
+    lora_alpha: int = Field(32, ge=1, le=4096)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: str | list[str] = "all-linear"
     quantize: Literal["auto", "nf4", "none"] = "auto"  # auto: 4-bit NF4 on CUDA, fp32 on CPU
@@ -65,8 +67,8 @@ class SFTConfig(TrainConfig):
 
 
 class DPOConfig(TrainConfig):
-    lr: float = Field(5e-6, gt=0)
-    beta: float = Field(0.1, gt=0)
+    lr: float = Field(5e-6, gt=0, lt=1)
+    beta: float = Field(0.1, gt=0, le=100)
     start_from: str | None = None  # an SFT model's name; its adapter trains on, its copy is the reference
     patience: int | None = Field(None, ge=1)
 
