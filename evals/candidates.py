@@ -68,8 +68,8 @@ def resolve_candidate(store: Store, spec: str, of: Candidate | None = None) -> C
         from gristmill.synth.endpoint import load_endpoint
 
         endpoint = load_endpoint(Path(spec))
-        return Candidate(spec, f"endpoint:{endpoint.base_url}:{endpoint.model}", "endpoint",
-                         f"{endpoint.model} at {endpoint.base_url}", endpoint=endpoint)
+        return Candidate(spec, f"endpoint:{endpoint.public_url}:{endpoint.model}", "endpoint",
+                         f"{endpoint.model} at {endpoint.public_url}", endpoint=endpoint)
     with store.read() as con:
         m = registry.get(con, spec)
     if m["status"] != "ok" or not m["adapter_path"]:

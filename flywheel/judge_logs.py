@@ -38,7 +38,7 @@ def judge_logs(store: Store, dataset: str = "logs", endpoint_file: Path | None =
             from gristmill.synth.server import local_server
 
             endpoint = stack.enter_context(local_server()).endpoint
-        who = hashlib.sha256(f"{endpoint.base_url}|{endpoint.model}|{scale}|{rubric}".encode())
+        who = hashlib.sha256(f"{endpoint.public_url}|{endpoint.model}|{scale}|{rubric}".encode())
         tag = "judge:" + who.hexdigest()[:16] + ":"
         with store.read() as con:
             done = {k for (k,) in con.execute(

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gristmill.errors import StoreDamaged
 
 EXIT_CODES = """exit codes:
   0  success            3  another run holds the store   5  verify found problems
   1  error (see message) 4  the store stayed busy        6  the store is from a newer release
-  2  usage error        130 interrupted"""
+  2  usage error        7  the store is damaged         130 interrupted"""
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -72,22 +76,41 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, default)
     from gristmill import interrupts
     from gristmill.errors import GristmillError
+    from gristmill.output import error
 
     interrupts.install()
     try:
         return args.handler(args) or 0
     except GristmillError as e:
-        print(f"gristmill {args.command}: {e}", file=sys.stderr)
+        error(args.command, str(e))
         return e.exit_code
     except BrokenPipeError:  # `gristmill export ... | head`
         return 0
     except OSError as e:  # the machine's side: permissions, a full disk, a vanished file
         where = f" ({e.filename})" if e.filename else ""
-        print(f"gristmill {args.command}: {e.strerror or e}{where}", file=sys.stderr)
+        error(args.command, f"{e.strerror or e}{where}")
         return 1
     except KeyboardInterrupt:
         print(f"gristmill {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        damage = _store_damage(args, e)
+        if damage is None:
+            raise  # a bug: keep its traceback
+        error(args.command, str(damage))
+        return damage.exit_code
+
+
+def _store_damage(args: argparse.Namespace, e: Exception) -> StoreDamaged | None:
+    """A StoreDamaged for DuckDB's word that the store's bytes are bad, wherever it surfaced
+    (the store's own contexts convert most of it; this catches a query run outside them)."""
+    # subtle: told by the class's module, so that `gristmill --help` never imports duckdb
+    if type(e).__module__.lstrip("_").split(".")[0] != "duckdb":
+        return None
+    from gristmill.settings import store_path
+    from gristmill.store.damage import damaged
+
+    return damaged(store_path(args.store), e)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,12 @@ class SchemaTooNew(GristmillError):
     exit_code = 6
 
 
+class StoreDamaged(GristmillError):
+    """DuckDB found bytes in the store file that it did not write: only a copy can restore it."""
+
+    exit_code = 7
+
+
 class InvalidRecord(GristmillError):
     """One record is wrong; `where` is `FILE:LINE` when it came from a file."""
 

@@ -24,6 +24,7 @@ from gristmill.curation.rows import Context
 from gristmill.curation.runner import StepOutcome, committed, record, step_stats
 from gristmill.curation.step import Step
 from gristmill.errors import GristmillError
+from gristmill.redact import redacted
 from gristmill.scale.carry import Keys, Planned, advance, settle
 from gristmill.scale.dedup import run_exact, run_minhash
 from gristmill.scale.io import Folder, export
@@ -34,7 +35,6 @@ from gristmill.scale.result import Result
 from gristmill.scale.semantic import run_semantic
 from gristmill.scale.split import run_split
 from gristmill.scale.tasks import call, size
-from gristmill.store.datasets import redacted
 from gristmill.store.db import Store
 from gristmill.store.runs import writing
 from gristmill.store.versions import Version, resolve

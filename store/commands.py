@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--rows-per-file", type=int, default=1_000_000, metavar="N",
                    help="a Parquet dataset's most rows per file (default 1,000,000)")
 
-    add("verify", "re-hash every example and check every version's members and lineage",
+    add("verify", "read every block, re-hash every example and check every version's members "
+        "and lineage",
         cmd_verify)
 
     p = add("runs", "the writing commands run on this store", views.cmd_runs)
@@ -171,8 +172,8 @@ def cmd_verify(args) -> int:
         emit_json({"examples": checked, "problems": problems})
     else:
         for p in problems:
-            print(p)
+            echo(p)
     if problems:
-        raise VerifyFailed(f"{len(problems)} problem(s) in {checked:,} examples and their versions")
+        raise failure(store.path, checked, problems)
     summary(args, f"verified {checked:,} examples and every version: no problems")
     return 0

@@ -9,13 +9,13 @@ its split when the version has them, and its size in characters and turns.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from gristmill.errors import GristmillError, UsageError
+from gristmill.redact import redacted
 from gristmill.store.versions import Version
 
 if TYPE_CHECKING:
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 
 PARTITION_BY = ("split", "kind", "none")
 BATCH = 65_536
-
-
-_SECRET = re.compile(r"((?:access_key|secret_key|session_token)=)[^&\s'\"]*")
-
-
-def redacted(text: str) -> str:
-    """`text` with the keys a URI may carry (access_key=..., secret_key=...) blanked, for
-    anything printed or stored."""
-    return _SECRET.sub(r"\1***", text)
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from gristmill.errors import GristmillError, SchemaTooNew, StoreBusy, StoreLocked
+from gristmill.store.damage import damaged, disk_full, first_line
 from gristmill.store.lock import WriterLock, describe_holder
 from gristmill.store.schema import LATEST, MIGRATIONS
 
@@ -46,6 +47,11 @@ class Store:
                 self._upgrade()
                 con = self._connect(read_only=True)
             yield con
+        except duckdb.Error as e:
+            # subtle: a bad block shows at whichever query first reads it, here or in the caller
+            if (known := damaged(self.path, e)) is None:
+                raise
+            raise known from None
         finally:
             con.close()
 
@@ -57,6 +63,10 @@ class Store:
         try:
             migrate(con)
             yield con
+        except duckdb.Error as e:
+            if (known := damaged(self.path, e) or disk_full(self.path, e)) is None:
+                raise
+            raise known from None
         finally:
             con.close()
 
@@ -78,7 +88,7 @@ class Store:
                 return con
             except duckdb.IOException as e:
                 if "lock" not in str(e).lower():
-                    raise GristmillError(f"cannot open the store {self.path}: {_first_line(e)}") from None
+                    raise self._cannot_open(e, read_only) from None
                 if time.monotonic() >= deadline:
                     holder = describe_holder(Path(f"{self.path}.lock"))
                     raise StoreBusy(
@@ -88,7 +98,12 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
             except duckdb.Error as e:
-                raise GristmillError(f"cannot open the store {self.path}: {_first_line(e)}") from None
+                raise self._cannot_open(e, read_only) from None
+
+    def _cannot_open(self, e: duckdb.Error, read_only: bool) -> GristmillError:
+        full = None if read_only else disk_full(self.path, e)  # replaying the WAL writes
+        return damaged(self.path, e) or full or GristmillError(
+            f"cannot open the store {self.path}: {first_line(e)}")
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -130,7 +145,3 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.rollback()
         raise
     con.commit()
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -36,7 +36,7 @@ class ExportResult:
 
     def summary(self, ref: str, fmt: str) -> str:
         tail = f", {self.skipped:,} left out as unsupported in {fmt}" if self.skipped else ""
-        from gristmill.store.datasets import redacted
+        from gristmill.redact import redacted
 
         return (f"exported {self.written:,} examples of {ref} to {redacted(str(self.path))} "
                 f"({fmt}){tail}")

@@ -23,6 +23,8 @@ import orjson
 import gristmill
 from gristmill.errors import GristmillError
 from gristmill.interrupts import check
+from gristmill.redact import redacted
+from gristmill.store.damage import check_readable
 from gristmill.store.db import Store, transaction
 from gristmill.store.lock import WriterLock
 
@@ -46,13 +48,12 @@ def code_version() -> str:
 
 
 def invocation(label: str) -> str:
-    """The command line when run as `gristmill`, else the library caller's label."""
+    """The command line when run as `gristmill`, else the library caller's label; credentials
+    on it (a URL's user:password, a key) are redacted, as it is stored and shown."""
     program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     if program in ("gristmill", "__main__.py"):
-        from gristmill.store.datasets import redacted
-
         return redacted(shlex.join(["gristmill", *sys.argv[1:]]))
-    return label
+    return redacted(label)
 
 
 class Run:
@@ -79,29 +80,42 @@ class Run:
         self.finished = final
 
 
+_READ_WHOLE: set[Path] = set()  # stores this process has read every block of, once
+
+
 @contextmanager
 def writing(store: Store, command: str, config: dict[str, Any]) -> Iterator[Run]:
-    """Take the writer lock, record the run, and end it as ok or failed however the body ends."""
+    """Take the writer lock, record the run, and end it as ok or failed however the body ends.
+
+    A store with a block DuckDB cannot read is refused first: a run would otherwise commit on top
+    of the damage whenever its own queries miss the bad block, and report success. The scan
+    (about 0.3 s per 200,000 examples) is paid once per process, not by every step of a recipe."""
     command = invocation(command)
     with WriterLock(store.path, command):
-        with store.write() as con, transaction(con):
-            con.execute(
-                "UPDATE runs SET status = 'interrupted', ended_at = current_localtimestamp(), "
-                "error = 'the process ended before the run finished' WHERE status = 'running'"
-            )
-            (run_id,) = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()
-            con.execute(
-                "INSERT INTO runs (run_id, command, config, pid, code_version, started_at, status) "
-                "VALUES (?, ?, ?, ?, ?, current_localtimestamp(), 'running')",
-                [run_id, command, _json(config), os.getpid(), code_version()],
-            )
+        with store.write() as con:
+            if store.path.resolve() not in _READ_WHOLE:
+                # subtle: outside the transaction, which a failed scan would abort
+                check_readable(con, store.path)
+                _READ_WHOLE.add(store.path.resolve())
+            with transaction(con):
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = current_localtimestamp(), "
+                    "error = 'the process ended before the run finished' WHERE status = 'running'"
+                )
+                (run_id,) = con.execute(
+                    "SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()
+                con.execute(
+                    "INSERT INTO runs (run_id, command, config, pid, code_version, started_at, "
+                    "status) VALUES (?, ?, ?, ?, ?, current_localtimestamp(), 'running')",
+                    [run_id, command, redacted(_json(config)), os.getpid(), code_version()],
+                )
         run = Run(store, run_id)
         try:
             yield run
         except BaseException as e:
             if run.finished:  # interrupted after its last commit: the run's work is done
                 raise
-            error = str(e) or type(e).__name__
+            error = redacted(str(e) or type(e).__name__)
             try:
                 with store.write() as con:
                     con.execute(

@@ -1,4 +1,5 @@
-"""`verify`: re-derive everything the store promises and report each place it does not hold.
+"""`verify`: read every block, re-derive everything the store promises and report each place it
+does not hold.
 
 Payloads are re-hashed and re-canonicalized in Python (the same code that wrote them), and the
 version graph is checked with SQL: counts, parents, members, removals and transforms.
@@ -7,13 +8,17 @@ version graph is checked with SQL: counts, parents, members, removals and transf
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import duckdb
 import orjson
 
-from gristmill.errors import InvalidRecord
+from gristmill.errors import InvalidRecord, VerifyFailed
 from gristmill.example import canonical_json, content_id, normalize
+from gristmill.store.damage import unreadable
 from gristmill.store.versions import config_hash
+
+UNREADABLE = "the store is damaged: DuckDB cannot read the table"
 
 # (what must hold, a query returning the rows where it does not)
 _GRAPH_CHECKS: list[tuple[str, str]] = [
@@ -57,9 +62,13 @@ _GRAPH_CHECKS: list[tuple[str, str]] = [
 def verify(
     con: duckdb.DuckDBPyConnection, on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
-    """(examples checked, problems found)."""
+    """(examples checked, problems found). A table DuckDB cannot read is a problem that names it
+    and ends the checks, which would only trip over the same bad blocks."""
+    (checked,) = con.execute("SELECT count(*) FROM examples").fetchone()  # from metadata
+    problems = [f"{UNREADABLE} {table}: {why}" for table, why in unreadable(con)]
+    if problems:
+        return checked, problems
     problems = list(_payload_problems(con, on_batch))
-    (checked,) = con.execute("SELECT count(*) FROM examples").fetchone()
     for rule, sql in _GRAPH_CHECKS:
         rows = con.execute(sql).fetchall()
         problems += [f"{rule}: not so for {', '.join(map(str, row))}" for row in rows[:20]]
@@ -71,6 +80,16 @@ def verify(
         if config_hash(orjson.loads(config)) != stored:
             problems.append(f"{ref}: its config does not match its config hash")
     return checked, problems
+
+
+def failure(path: Path, checked: int, problems: list[str]) -> VerifyFailed:
+    """The error `verify` ends with; it names the store and its unreadable tables, if any."""
+    tables = [p.removeprefix(UNREADABLE).partition(":")[0].strip() for p in problems
+              if p.startswith(UNREADABLE)]
+    if tables:
+        return VerifyFailed(f"the store {path} is damaged: DuckDB cannot read the table(s) "
+                            f"{', '.join(tables)}; restore it from a copy")
+    return VerifyFailed(f"{len(problems)} problem(s) in {checked:,} examples and their versions")
 
 
 def _payload_problems(con, on_batch) -> Iterator[str]:

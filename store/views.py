@@ -1,5 +1,6 @@
 """The commands that only look: ls, log, show, diff, removed, runs, rejects. Each opens the
-store read-only, calls the library and prints a table or JSON and one summary line."""
+store read-only, calls the library and prints a table or JSON and one summary line, names and
+messages with their control characters escaped (`gristmill.output`)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from gristmill.output import emit_json, summary
+    from gristmill.output import echo, emit_json, summary
     from gristmill.store.inspect import describe
     from gristmill.store.versions import resolve
 
@@ -65,25 +66,25 @@ def cmd_show(args) -> int:
     if args.json:
         emit_json(d)
     else:
-        print(f"{d['ref']}  ({d['step']}, {d['created_at']})")
+        echo(f"{d['ref']}  ({d['step']}, {d['created_at']})")
         for kind, k in d["kinds"].items():
             c = k["chars"]
-            print(f"  {kind:<11}{k['examples']:>9,} examples   single-turn {k['single_turn']:,}, "
-                  f"multi-turn {k['multi_turn']:,} (max {k['max_turns']} turns), "
-                  f"system prompt {k['with_system_prompt']:.0%}")
-            print(f"  {'':<11}characters p50 {c['p50']:,}  p95 {c['p95']:,}  max {c['max']:,}")
+            echo(f"  {kind:<11}{k['examples']:>9,} examples   single-turn {k['single_turn']:,}, "
+                 f"multi-turn {k['multi_turn']:,} (max {k['max_turns']} turns), "
+                 f"system prompt {k['with_system_prompt']:.0%}")
+            echo(f"  {'':<11}characters p50 {c['p50']:,}  p95 {c['p95']:,}  max {c['max']:,}")
         if d["splits"]:
-            print("  splits:   " + ", ".join(f"{k} {n:,}" for k, n in d["splits"].items()))
-        print("  sources:")
+            echo("  splits:   " + ", ".join(f"{k} {n:,}" for k, n in d["splits"].items()))
+        echo("  sources:")
         for s in d["sources"]:
-            print(f"    {s['source']}: {s['examples']:,} examples from {s['records']:,} records")
+            echo(f"    {s['source']}: {s['examples']:,} examples from {s['records']:,} records")
     summary(args, f"{d['ref']}: {d['examples']:,} examples, "
             f"{d['duplicate_records']:,} duplicate records folded into them")
     return 0
 
 
 def cmd_diff(args) -> int:
-    from gristmill.output import emit_json, summary
+    from gristmill.output import echo, emit_json, summary
     from gristmill.store.inspect import diff
     from gristmill.store.versions import resolve
 
@@ -93,13 +94,13 @@ def cmd_diff(args) -> int:
         emit_json(d)
     else:
         for why, n in d["removed_by_reason"].items():
-            print(f"removed {n:>8,}  {why}")
+            echo(f"removed {n:>8,}  {why}")
         for i in d["added_ids"]:
-            print(f"+ {i}")
+            echo(f"+ {i}")
         for r in d["removed_ids"]:
-            print(f"- {r['id']}  {r['reason']}")
+            echo(f"- {r['id']}  {r['reason']}")
         for t in d["transformed_ids"]:
-            print(f"~ {t['from'][:16]} -> {t['to'][:16]}  {t['step']}")
+            echo(f"~ {t['from'][:16]} -> {t['to'][:16]}  {t['step']}")
     summary(args, f"{d['from']} -> {d['to']}: +{d['added']:,} added, -{d['removed']:,} removed, "
             f"~{d['transformed']:,} transformed")
     return 0

@@ -5,7 +5,8 @@ in the caller's transaction together with what the call produced. Identical requ
 and the whole request body, parameters included — are answered from the store, so a re-run pays
 only for what is missing; ask for several samples of one prompt with distinct `seed`s. Retries
 back off exponentially with jitter and honour `Retry-After`. A budget stops new calls cleanly.
-The API key lives only in the client: it is scrubbed from every error this layer records or logs.
+The API key and a URL's `user:password` live only in the client: the URL is recorded without them
+and every error this layer records or logs is `redacted`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from gristmill.redact import redacted
 from gristmill.store.db import Store
 from gristmill.synth.endpoint import Endpoint
 from gristmill.synth.parse import parse_json
@@ -94,6 +96,8 @@ class Calls:
         self.budget = budget or Budget()
         self.stats = CallStats()
         self._key = endpoint.api_key()
+        self._secrets = endpoint.secrets()
+        self._url = endpoint.public_url  # as recorded
         self._pending: list[tuple] = []
         self._answered: dict[str, Reply] = {}  # this run's answers, flushed or not
         self._rng = random.Random(seed)
@@ -162,11 +166,12 @@ class Calls:
         import openai
 
         limit = self.endpoint.concurrency
+        url, userinfo = self.endpoint.client_url()
         client = openai.AsyncOpenAI(
-            base_url=self.endpoint.base_url, api_key=self._key, max_retries=0,
-            timeout=self.endpoint.timeout,
-            http_client=httpx.AsyncClient(limits=httpx.Limits(max_connections=limit,
-                                                              max_keepalive_connections=limit)),
+            base_url=url, api_key=self._key, max_retries=0, timeout=self.endpoint.timeout,
+            http_client=httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                auth=httpx.BasicAuth(*userinfo) if userinfo else None),
         )
         gate = asyncio.Semaphore(limit)
         async with client:
@@ -225,7 +230,7 @@ class Calls:
         self.stats.tokens += tokens
         call_id = next(self.ids)
         self._pending.append((
-            call_id, h, self.run_id, self.endpoint.name, self.endpoint.base_url, self.endpoint.model,
+            call_id, h, self.run_id, self.endpoint.name, self._url, self.endpoint.model,
             _dumps(body), _dumps(response.model_dump(mode="json", exclude_unset=True))
             if response is not None else None, content,
             _dumps(parsed) if parsed is not None else None, status, error, prompt_tokens,
@@ -254,9 +259,8 @@ class Calls:
         return len(rows)
 
     def redact(self, text: str) -> str:
-        if self._key and len(self._key) >= 4 and self._key != "none":
-            text = text.replace(self._key, "[api key]")
-        return text
+        """`text` without the endpoint's secrets or anything shaped like a credential."""
+        return redacted(text, self._secrets)
 
 
 def call_ids(store: Store) -> Iterator[int]:

@@ -1,19 +1,24 @@
 """Where LLM calls go: an endpoint config names a base URL, a model, the *name* of the environment
 variable holding the API key (never the key) and default parameters.
 
-With no endpoint configured, a run starts the embedded llama.cpp server (see `server`).
+With no endpoint configured, a run starts the embedded llama.cpp server (see `server`). A base URL
+may carry `user:password@` for a server behind Basic auth: only `public_url`, without them, is ever
+stored or printed.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gristmill.errors import GristmillError, UsageError
+from gristmill.redact import redacted
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -51,6 +56,33 @@ class Endpoint(BaseModel):
             raise GristmillError(f"endpoint {self.name!r}: the environment variable "
                                  f"{self.api_key_env} is not set")
         return key
+
+    @property
+    def public_url(self) -> str:
+        """The base URL as stored and printed: no `user:password@`, no key in its query."""
+        return redacted(self.base_url)
+
+    def client_url(self) -> tuple[str, tuple[str, str] | None]:
+        """The URL for the client and the (user, password) its userinfo carried, to send as Basic
+        auth as httpx would: kept apart so that no URL a library logs holds them."""
+        parts = urlsplit(self.base_url)
+        if "@" not in parts.netloc:
+            return self.base_url, None
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
+
+    def secrets(self) -> list[str]:
+        """The values to scrub, wherever they appear, from what this endpoint's calls record or
+        log: the key, and the URL's password and the Basic header made from it."""
+        found = [self.api_key()]
+        _, auth = self.client_url()
+        if auth:
+            user, password = auth
+            found += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+            if not password:
+                found.append(user)  # a token given as the user name
+        return [s for s in found if s and s != "none"]
 
 
 def load_endpoint(path: Path, overrides: dict[str, Any] | None = None) -> Endpoint:

@@ -152,7 +152,8 @@ def _bar(show: bool, command: str):
 def _endpoint_record(endpoint: Endpoint | None) -> dict[str, Any]:
     if endpoint is None:
         return {"name": "local", "embedded": True}
-    return endpoint.model_dump(include={"name", "base_url", "model", "api_key_env", "params"})
+    return endpoint.model_dump(include={"name", "model", "api_key_env", "params"}) | {
+        "base_url": endpoint.public_url}
 
 
 @dataclass

@@ -89,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Always consume the body first so the connection stays framed for the next keep-alive request.
         body = self._read_body()
         outcome = proxy._draw(self.path)
+        proxy.auth.append(self.headers.get("Authorization", ""))
         faults = proxy.faults
         if outcome == "429":
             self._send_json(429, "rate limited by fault proxy", "rate_limit_exceeded",
@@ -192,6 +193,7 @@ class FaultProxy:
         self.in_flight = 0  # requests at the upstream now
         self.max_in_flight = 0
         self.log: list[tuple[str, str]] = []
+        self.auth: list[str] = []  # each request's Authorization header, in arrival order
         self._rng = random.Random(faults.seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()

@@ -3,6 +3,7 @@ faults, within budget, and never holding a key."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 
@@ -13,6 +14,7 @@ from gristmill.store.runs import writing
 from gristmill.synth.calls import Budget, Calls, Request
 from gristmill.synth.endpoint import Endpoint
 from gristmill.synth.parse import parse_json
+from tests.conftest import chat, endpoint_file, write_jsonl
 from tests.fault_proxy import FaultProxy, Faults
 
 SHORT = {"max_tokens": 12, "temperature": 0.7}
@@ -135,18 +137,55 @@ def test_the_api_key_never_reaches_the_store_or_the_logs(store, llm_server, monk
         replies, _ = _ask(store, endpoint, _requests(8, " key"))
     assert any(r.status == "failed" for r in replies)  # the server echoed the key in its error
     failed = [r.error for r in replies if r.status == "failed"]
-    assert all("[api key]" in e and key not in e for e in failed)
+    assert all("Bearer [redacted]" in e and key not in e for e in failed)
     assert key not in caplog.text
-    with store.write() as con:  # every text column of every table, then the file's bytes
+    _assert_nowhere_in_the_store(store, key, key[-12:])
+
+
+def _assert_nowhere_in_the_store(store, *secrets: str) -> None:
+    """Not in any text column of any table, nor in the file's bytes."""
+    with store.write() as con:
         con.execute("CHECKPOINT")
         tables = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                              "WHERE data_type = 'VARCHAR'").fetchall()
-        for table, column in tables:
-            (hits,) = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains("{column}", ?)',
-                                  [key]).fetchone()
-            assert hits == 0, (table, column)
-    assert key.encode() not in store.path.read_bytes()
-    assert key[-12:].encode() not in store.path.read_bytes()
+        for secret in secrets:
+            for table, column in tables:
+                (hits,) = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains("{column}", ?)',
+                                      [secret]).fetchone()
+                assert hits == 0, (table, column, secret)
+    data = store.path.read_bytes()
+    assert not [s for s in secrets if s.encode() in data]
+
+
+def test_url_credentials_and_echoed_headers_never_reach_the_store_or_the_output(
+        cli, store, llm_server, monkeypatch, caplog, tmp_path):
+    key, password = "sk-test-" + secrets.token_hex(16), secrets.token_urlsafe(18)
+    basic = base64.b64encode(f"gristmill:{password}".encode()).decode()
+    monkeypatch.setenv("GRISTMILL_TEST_KEY", key)
+    caplog.set_level(logging.DEBUG)
+    prompts = [chat(f"Name a colour ({i}).", "red") for i in range(8)]
+    assert cli("ingest", write_jsonl(tmp_path / "p.jsonl", prompts), "-d", "colours")[0] == 0
+    model, said = llm_server.endpoint.model, []
+    with FaultProxy(llm_server.url, Faults(rate_echo_auth=0.5, retry_after=0.05, seed=3)) as proxy:
+        userinfo = proxy.url.replace("http://", f"http://gristmill:{password}@") + "/v1"
+        for name, url, tokens in (("basic", userinfo, 8), ("bearer", proxy.url + "/v1", 9)):
+            ep = endpoint_file(tmp_path / f"{name}.yaml", url, model, max_attempts=2,
+                               api_key_env="GRISTMILL_TEST_KEY")
+            said.append(cli("synth", "respond", "colours", "--endpoint", ep, "--set",
+                            f"max_tokens={tokens}"))
+    assert f"Basic {basic}" in proxy.auth and f"Bearer {key}" in proxy.auth  # both authenticate
+    with store.read() as con:
+        urls = {u for (u,) in con.execute("SELECT DISTINCT base_url FROM llm_calls").fetchall()}
+        errors = [e for (e,) in con.execute(
+            "SELECT error FROM llm_calls WHERE error IS NOT NULL").fetchall()]
+        (config,) = con.execute("SELECT config FROM runs WHERE config LIKE '%basic%'").fetchone()
+    assert urls == {proxy.url + "/v1"}  # stored without its user:password
+    assert orjson.loads(config)["endpoint"]["base_url"] == proxy.url + "/v1"
+    assert any("Basic [redacted]" in e for e in errors) and any("Bearer [redacted]" in e for e in errors)
+    printed = "".join(out + err for _, out, err in said) + caplog.text
+    for secret in (key, password, basic, key[-12:]):
+        assert secret not in printed
+    _assert_nowhere_in_the_store(store, key, password, basic, key[-12:])
 
 
 def test_endpoint_configs_name_the_variable_never_the_key(tmp_path, monkeypatch):
