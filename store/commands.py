@@ -67,8 +67,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             "datasets.save_to_disk folder (hf). A file ending .gz is compressed.")
     p.add_argument("ref", help="NAME, NAME@N or NAME@latest")
     p.add_argument("-o", "--output", required=True,
-                   help="the file (or folder) to write; with --format parquet, a path not "
-                   "ending .parquet (or an s3:// URI) is a partitioned dataset folder")
+                   help="the file (or folder) to write, never over an existing file that "
+                   "export did not write (see --force); `-` writes JSON Lines to standard "
+                   "output; with --format parquet, a path not ending .parquet (or an s3:// URI) "
+                   "is a partitioned dataset folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file that export did not write (never the store "
+                   "itself, a device, a FIFO or a link)")
     p.add_argument("--format", "-f", default="openai", choices=EXPORT_FORMATS,
                    help="default: openai")
     p.add_argument("--kind", choices=("chat", "preference", "text"), help="export one kind only")
@@ -131,34 +136,40 @@ def cmd_export(args) -> int:
     from gristmill.store.export import export, export_dataset
     from gristmill.store.versions import resolve
 
-    dataset = args.format == "parquet" and ("://" in args.output
-                                            or not args.output.endswith(".parquet"))
+    to_stdout = args.output == "-"
+    if to_stdout and args.json:
+        raise UsageError("`-o -` writes the examples to standard output, where --json would "
+                         "write too: leave one out")
+    dataset = args.format == "parquet" and not to_stdout and (
+        "://" in args.output or not args.output.endswith(".parquet"))
     if not dataset and (args.partition_by or args.rows_per_file != 1_000_000):
         raise UsageError("--partition-by and --rows-per-file go with a Parquet dataset "
                          "(--format parquet to a folder or URI)")
     if "://" in args.output and not dataset:
         raise UsageError("only --format parquet writes to a URI")
-    with views.open_store(args).read() as con:
+    store = views.open_store(args)
+    with store.read() as con:
         version = resolve(con, args.ref)
         if dataset:
             result = export_dataset(con, version, args.output, args.kind, args.split,
                                     args.partition_by, args.rows_per_file)
         else:
             result = export(con, version, Path(args.output), args.format, args.kind,
-                            args.skip_unsupported, progress=progress(args), split=args.split)
+                            args.skip_unsupported, progress=progress(args) and not to_stdout,
+                            split=args.split, store=store.path, force=args.force)
     if args.json:
         emit_json({"ref": version.ref, "path": str(result.path), "written": result.written,
                    "skipped": result.skipped, "format": args.format, "split": args.split})
-    summary(args, result.summary(version.ref, args.format))
+    summary(args, result.summary(version.ref, args.format), to_stderr=to_stdout)
     return 0
 
 
 def cmd_verify(args) -> int:
-    from gristmill.errors import VerifyFailed
-    from gristmill.output import emit_json, progress, summary
-    from gristmill.store.verify import verify
+    from gristmill.output import echo, emit_json, progress, summary
+    from gristmill.store.verify import failure, verify
 
-    with views.open_store(args).read() as con:
+    store = views.open_store(args)
+    with store.read() as con:
         bar = None
         if progress(args):
             from tqdm import tqdm

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import orjson
 
 from gristmill.errors import GristmillError, UsageError
 from gristmill.example import KINDS, Example
+from gristmill.store import export_target as target
 from gristmill.store.formats import Unsupported, render
 from gristmill.store.readers import is_saved_dataset
 from gristmill.store.versions import Version
@@ -38,25 +40,31 @@ class ExportResult:
         tail = f", {self.skipped:,} left out as unsupported in {fmt}" if self.skipped else ""
         from gristmill.redact import redacted
 
-        return (f"exported {self.written:,} examples of {ref} to {redacted(str(self.path))} "
-                f"({fmt}){tail}")
+        where = "standard output" if str(self.path) == target.STDOUT else redacted(str(self.path))
+        return f"exported {self.written:,} examples of {ref} to {where} ({fmt}){tail}"
 
 
 def export(
     con: duckdb.DuckDBPyConnection, version: Version, path: Path, fmt: str,
     kind: str | None = None, skip_unsupported: bool = False, progress: bool = False,
-    split: str | None = None,
+    split: str | None = None, store: Path | None = None, force: bool = False,
 ) -> ExportResult:
+    """Write the version to `path` (`-`: standard output, JSON Lines only), never over the
+    store, a device, a link or a file an export did not write unless `force`."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
     if split is not None:
         check_split(con, version, split)
+    if str(path) == target.STDOUT:
+        return _stdout(con, version, fmt, kind, split, skip_unsupported)
+    target.check(path, store, force)
     if path.is_dir() and not (fmt == "hf" and is_saved_dataset(path)):
         raise GristmillError(f"{path} is a folder that export will not replace; name a new path")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
+    target.clear(tmp)
     try:
         if fmt == "parquet":
             result = _parquet(con, version, tmp, kind, split)
@@ -64,6 +72,7 @@ def export(
             result = _hf(con, version, tmp, kind, split)
         else:
             result = _jsonl(con, version, tmp, fmt, kind, split, skip_unsupported, progress)
+        target.mark(tmp)
         if path.is_dir():  # an earlier hf export of the same name
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -160,6 +169,18 @@ def _jsonl(con, version, tmp: Path, fmt, kind, split, skip_unsupported, progress
     with opener(tmp, "wb") as f:
         for record in records:
             f.write(orjson.dumps(record) + b"\n")
+    return result
+
+
+def _stdout(con, version, fmt, kind, split, skip_unsupported) -> ExportResult:
+    if fmt in ("parquet", "hf"):
+        raise UsageError(f"--format {fmt} writes files: `-o -` (standard output) takes a JSON "
+                         "Lines format")
+    result = ExportResult(target.STDOUT, 0, 0)
+    out = sys.stdout.buffer
+    for record in _rendered(con, version, fmt, kind, split, skip_unsupported, result):
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
     return result
 
 

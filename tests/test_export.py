@@ -1,4 +1,6 @@
 import gzip
+import os
+import stat
 
 import orjson
 import pytest
@@ -86,11 +88,59 @@ def test_export_never_replaces_a_folder_it_did_not_write(filled, tmp_path, cli):
     (precious / "notes.txt").write_text("keep me")
     for fmt in ("openai", "hf"):
         code, _, err = cli("export", "chats", "-o", precious, "--format", fmt)
-        assert code == 1 and "is a folder that export will not replace" in err
+        assert code == 2 and "is a folder that gristmill export did not write" in err
     assert (precious / "notes.txt").read_text() == "keep me"
     again = tmp_path / "ds"
     assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0
     assert cli("export", "chats", "-o", again, "--format", "hf")[0] == 0  # its own output
+
+
+def test_export_refuses_the_store_devices_fifos_and_links_with_one_message(filled, tmp_path, cli):
+    store = filled.path
+    before = store.read_bytes()
+    (tmp_path / "real.jsonl").write_text("someone's data\n")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+    os.mkfifo(tmp_path / "pipe")
+    os.link(store, tmp_path / "hard.duckdb")
+    refused = {store: "is the store's own file", f"{store}.wal": "is the store's own file",
+               tmp_path / "hard.duckdb": "is the store's own file",
+               "/dev/null": "is a device", tmp_path / "pipe": "is a FIFO",
+               tmp_path / "link.jsonl": "is a symbolic link"}
+    for path, why in refused.items():
+        for force in ([], ["--force"]):
+            code, out, err = cli("export", "chats", "-o", path, *force)
+            assert (code, out) == (2, ""), (path, err)
+            assert err == f"gristmill export: {path} {why}" + (
+                "; export to a new path\n" if "store" in why else
+                "; export writes a regular file (`-o -` writes to standard output)\n")
+    assert store.read_bytes() == before and not os.path.exists(f"{store}.wal")
+    assert (tmp_path / "real.jsonl").read_text() == "someone's data\n"
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+
+
+def test_export_replaces_its_own_output_and_another_file_only_with_force(filled, tmp_path, cli):
+    own, other = tmp_path / "train.jsonl", tmp_path / "notes.jsonl"
+    assert cli("export", "chats", "-o", own)[0] == 0
+    assert cli("export", "chats@1", "-o", own)[0] == 0  # a re-run: its own earlier output
+    other.write_text("keep me\n")
+    code, _, err = cli("export", "chats", "-o", other)
+    assert code == 2 and err == (f"gristmill export: {other} exists and is a file that gristmill "
+                                 "export did not write; name a new path, or pass --force to "
+                                 "replace it\n")
+    assert other.read_text() == "keep me\n"
+    assert cli("export", "chats", "-o", other, "--force")[0] == 0
+    assert len(other.read_text().splitlines()) == 6
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_export_to_dash_writes_standard_output(filled, cli, tmp_path):
+    code, out, err = cli("export", "chats", "-o", "-")
+    answers = sorted(orjson.loads(line)["messages"][-1]["content"] for line in out.splitlines())
+    assert code == 0 and answers == [f"a{i}" for i in range(6)]
+    assert err == "exported 6 examples of chats@1 to standard output (openai)\n"
+    assert not (tmp_path / "-").exists()
+    code, _, err = cli("export", "chats", "-o", "-", "--format", "parquet")
+    assert code == 2 and "takes a JSON Lines format" in err
 
 
 def test_a_parquet_dataset_is_hive_partitioned_and_read_whole_by_other_engines(filled, tmp_path,
