@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def cmd_run(args) -> int:
     from gristmill.errors import GristmillError
-    from gristmill.output import emit_json, progress, summary
+    from gristmill.output import echo, emit_json, error, progress, summary
 
     try:
         from gristmill.evals.run import run_eval
@@ -71,14 +71,14 @@ def cmd_run(args) -> int:
                            override=args.allow_contamination, progress=progress(args),
                            say=(lambda s: print(s, file=sys.stderr)) if args.json else print)
     except GristmillError as e:
-        print(f"gristmill eval run: {e}", file=sys.stderr)
+        error("eval run", str(e))
         return 2
     if args.json:
         emit_json(outcome.report)
     else:
         for g in outcome.report["gates"]:
             if g["status"] != "ok":
-                print(f"  {g['status'].upper():4} {g['name']}: {g['message']}")
+                echo(f"  {g['status'].upper():4} {g['name']}: {g['message']}")
     summary(args, outcome.line())
     return 1 if outcome.verdict == "fail" else 0
 

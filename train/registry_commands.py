@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 
+from gristmill.output import echo
+
 _STAGES_HELP = ("Stages belong to a line (by default the training dataset's name): candidate → "
                 "staging → production, and archived. A line has one production model; promoting "
                 "another archives it, and rollback restores the one before. Only runs that "
@@ -194,16 +196,16 @@ def _log_lineage(args) -> int:
     if args.json:
         emit_json(found)
     else:
-        print(f"log line {found['line_key']} ({found['path']}:{found['line']}, "
+        echo(f"log line {found['line_key']} ({found['path']}:{found['line']}, "
               f"{found['dataset']}, logged {found['logged_at'] or 'at an unknown time'})")
         for f in found["feedback"]:
-            print("  feedback: " + ", ".join(f"{k} {v}" for k, v in f.items()))
+            echo("  feedback: " + ", ".join(f"{k} {v}" for k, v in f.items()))
         for e in found["examples"]:
             gone = f"  FORGOTTEN: {e['forgotten']}" if e["forgotten"] else ""
-            print(f"  {e['kind']} {e['id'][:16]} ({e['made_by']}){gone}")
-            print(f"    versions: {', '.join(e['versions']) or 'none'}")
+            echo(f"  {e['kind']} {e['id'][:16]} ({e['made_by']}){gone}")
+            echo(f"    versions: {', '.join(e['versions']) or 'none'}")
             models = ", ".join(f"{m['model']} ({m['split']})" for m in e["models"])
-            print(f"    models: {models or 'none'}")
+            echo(f"    models: {models or 'none'}")
     n_models = len({m["model"] for e in found["examples"] for m in e["models"]})
     summary(args, f"log line {found['line_key']}: {len(found['examples'])} example(s), "
             f"{n_models} model(s)")
@@ -231,9 +233,9 @@ def _print_model(m: dict, seen: dict, stages: list[dict]) -> None:
     import json
 
     def row(label: str, value) -> None:
-        print(f"  {label:<12}{value}")
+        echo(f"  {label:<12}{value}")
 
-    print(f"{m['name']}  ({m['kind']}, line {m['line']})")
+    echo(f"{m['name']}  ({m['kind']}, line {m['line']})")
     row("stage", f"{m['stage']}  (status {m['status']})")
     row("parent", m["parent"] or "- (from the base model)")
     row("base", f"{m['base_path']}  ({m['base_source']}, {m['base_digest'][:16]})")
@@ -268,25 +270,25 @@ def _print_model(m: dict, seen: dict, stages: list[dict]) -> None:
     row("created", m["created_at"].isoformat(timespec="seconds") + took)
     if m["error"]:
         row("error", m["error"])
-    print("  stages:")
+    echo("  stages:")
     for s in stages:
         came = f" (from {s['previous']})" if s["previous"] else ""
-        print(f"    {s['entered_at'].isoformat(timespec='seconds')}  {s['stage']}{came}"
+        echo(f"    {s['entered_at'].isoformat(timespec='seconds')}  {s['stage']}{came}"
               + (f": {s['reason']}" if s["reason"] else ""))
 
 
 def _print_lineage(node: dict, indent: str) -> None:
     if node.get("missing"):
-        print(f"{indent}{node['name']}  (no longer in the registry)")
+        echo(f"{indent}{node['name']}  (no longer in the registry)")
         return
-    print(f"{indent}{node['name']}  ({node['kind']}, {node['stage']}, {node['status']})")
+    echo(f"{indent}{node['name']}  ({node['kind']}, {node['stage']}, {node['status']})")
     base = node["base"]
-    print(f"{indent}  base    {base['path']} ({base['digest'][:16]})")
+    echo(f"{indent}  base    {base['path']} ({base['digest'][:16]})")
     for v in node["versions"]:
-        print(f"{indent}  data    {v['ref']}: train {v['train']:,}, val {v['val']:,}, "
+        echo(f"{indent}  data    {v['ref']}: train {v['train']:,}, val {v['val']:,}, "
               f"dropped {v['dropped']:,}")
     if node["parent"]:
-        print(f"{indent}  continued from:")
+        echo(f"{indent}  continued from:")
         _print_lineage(node["parent"], indent + "    ")
 
 
