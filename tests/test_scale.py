@@ -5,6 +5,7 @@ single-process run on the demo data, and a worker killed in the middle of a run.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -33,15 +34,21 @@ def ray_cluster(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    temp = tmp_path_factory.mktemp("ray")
+    # a token of its own, which the nodes, this driver and the CLI runs it starts all read: the
+    # cluster never depends on one a machine happens to hold in ~/.ray
+    token = temp / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    before = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
     # the nodes' workers read s3:// paths with the test server's stand-in keys
     env = os.environ | S3_KEYS | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--object-store-memory=400000000",
               "--disable-usage-stats"]
-    temp = tmp_path_factory.mktemp("ray")
-    subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
-                    f"--temp-dir={temp}", *common], check=True, env=env, capture_output=True)
     address = f"127.0.0.1:{port}"
     try:
+        subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
+                        f"--temp-dir={temp}", *common], check=True, env=env, capture_output=True)
         subprocess.run([RAY, "start", f"--address={address}", *common], check=True, env=env,
                        capture_output=True)
         yield address
@@ -50,6 +57,10 @@ def ray_cluster(tmp_path_factory):
 
         ray.shutdown()  # a driver left attached dies with the cluster: Ray exits its process
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+        if before is None:
+            os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+        else:
+            os.environ["RAY_AUTH_TOKEN_PATH"] = before
 
 
 @pytest.fixture
