@@ -110,7 +110,10 @@ def cmd_demo(args) -> int:
             ("support", "openai", f"support.{split or 'all'}.jsonl"),
             ("preferences", "preference", f"preferences.{split or 'all'}.jsonl"),
         ):
-            r = export(con, final[dataset], exports / name, fmt, split=split)
+            # subtle: the demo owns its folder, so it replaces a file there on any file system,
+            # also one that keeps no attribute marking an export's output
+            r = export(con, final[dataset], exports / name, fmt, split=split, store=store.path,
+                       force=True)
             print(f"   {r.summary(final[dataset].ref, fmt)}{f' ({split} split)' if split else ''}")
         checked, problems = verify(con)
         print(f"7. verify: {checked:,} examples re-hashed, {len(problems)} problem(s)")
