@@ -39,10 +39,11 @@ def ray_cluster(tmp_path_factory):
     # cluster never depends on one a machine happens to hold in ~/.ray
     token = temp / "auth_token"
     token.write_text(secrets.token_hex(32))
-    before = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
+    before = {name: os.environ.get(name) for name in ("RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
+    # subtle: both, since gristmill.scale may have been imported (and chosen the mode) already
+    os.environ |= {"RAY_AUTH_TOKEN_PATH": str(token), "RAY_AUTH_MODE": "token"}
     # the nodes' workers read s3:// paths with the test server's stand-in keys
-    env = os.environ | S3_KEYS | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    env = os.environ | S3_KEYS | {"RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--object-store-memory=400000000",
               "--disable-usage-stats"]
     address = f"127.0.0.1:{port}"
@@ -57,10 +58,11 @@ def ray_cluster(tmp_path_factory):
 
         ray.shutdown()  # a driver left attached dies with the cluster: Ray exits its process
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
-        if before is None:
-            os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
-        else:
-            os.environ["RAY_AUTH_TOKEN_PATH"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture
