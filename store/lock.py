@@ -132,7 +132,8 @@ def _start_time(pid: int) -> int | None:
 
 
 def _holding(lock_path: Path) -> list[int]:
-    """Processes other than this one with the lock file open (Linux's /proc)."""
+    """Processes other than this one holding the lock (Linux's /proc: a descriptor of the lock
+    file whose fdinfo lists the flock; a reader that merely has the file open is not one)."""
     target, found = os.stat(lock_path), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -140,7 +141,8 @@ def _holding(lock_path: Path) -> list[int]:
         try:
             for link in (entry / "fd").iterdir():
                 st = os.stat(link)
-                if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+                if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino) and \
+                        "FLOCK" in (entry / "fdinfo" / link.name).read_text():
                     found.append(int(entry.name))
                     break
         except OSError:  # gone, or not ours to read

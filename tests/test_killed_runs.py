@@ -98,6 +98,7 @@ def test_killed_writers_leave_no_worker_and_no_lock(inputs, tmp_path):
         seen = {name: pool.submit(_kill_at_random_moments, args, stores[name], seed, upto)
                 for seed, (name, (args, upto)) in enumerate(runs.items())}
         seen = {name: future.result() for name, future in seen.items()}
+    print(f"kills of {KILLS} that came while workers ran: {seen}")
     assert all(n >= 3 for n in seen.values()), f"kills that came while workers ran: {seen}"
 
 
@@ -123,6 +124,11 @@ def test_a_lock_held_by_strays_of_a_dead_holder_is_taken_over_at_once(tmp_path, 
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(store)], stdout=subprocess.PIPE,
                               text=True, start_new_session=True)
     stray, child = map(int, holder.stdout.readline().split())
+    # a process that only has the lock file open (as one naming the holder does) holds no lock
+    reader = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1]); "
+                               "print(1, flush=True); time.sleep(60)", f"{store}.lock"],
+                              stdout=subprocess.PIPE, text=True)
+    reader.stdout.readline()
     try:
         with pytest.raises(StoreLocked, match=f"pid {holder.pid} \\(gristmill ingest"):
             WriterLock(store, "a second writer").acquire()  # the holder lives: refused at once
@@ -136,6 +142,8 @@ def test_a_lock_held_by_strays_of_a_dead_holder_is_taken_over_at_once(tmp_path, 
         time.sleep(0.2)
         assert stray not in _session(holder.pid)  # stopped
         assert child in _session(holder.pid)  # never held the lock, so left alone
+        assert reader.poll() is None
     finally:
+        reader.kill()
         for pid in _session(holder.pid):
             os.kill(pid, signal.SIGKILL)
