@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gristmill.errors import StoreDamaged
 
 EXIT_CODES = """exit codes:
   0  success            3  another run holds the store   5  verify found problems
@@ -93,24 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gristmill {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:
-        damage = _store_damage(args, e)
-        if damage is None:
-            raise  # a bug: keep its traceback
-        error(args.command, str(damage))
-        return damage.exit_code
-
-
-def _store_damage(args: argparse.Namespace, e: Exception) -> StoreDamaged | None:
-    """A StoreDamaged for DuckDB's word that the store's bytes are bad, wherever it surfaced
-    (the store's own contexts convert most of it; this catches a query run outside them)."""
-    # subtle: told by the class's module, so that `gristmill --help` never imports duckdb
-    if type(e).__module__.lstrip("_").split(".")[0] != "duckdb":
-        return None
-    from gristmill.settings import store_path
-    from gristmill.store.damage import damaged
-
-    return damaged(store_path(args.store), e)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import orjson
@@ -167,8 +168,7 @@ def _jsonl(con, version, tmp: Path, fmt, kind, split, skip_unsupported, progress
         records = tqdm(records, total=version.n_examples, desc="export", unit=" examples",
                        leave=False, mininterval=0.5)
     with opener(tmp, "wb") as f:
-        for record in records:
-            f.write(orjson.dumps(record) + b"\n")
+        _write_lines(records, f)
     return result
 
 
@@ -177,11 +177,15 @@ def _stdout(con, version, fmt, kind, split, skip_unsupported) -> ExportResult:
         raise UsageError(f"--format {fmt} writes files: `-o -` (standard output) takes a JSON "
                          "Lines format")
     result = ExportResult(target.STDOUT, 0, 0)
-    out = sys.stdout.buffer
-    for record in _rendered(con, version, fmt, kind, split, skip_unsupported, result):
-        out.write(orjson.dumps(record) + b"\n")
-    out.flush()
+    _write_lines(_rendered(con, version, fmt, kind, split, skip_unsupported, result),
+                 sys.stdout.buffer)
+    sys.stdout.buffer.flush()
     return result
+
+
+def _write_lines(records: Iterator[dict], out: BinaryIO) -> None:
+    for record in records:
+        out.write(orjson.dumps(record) + b"\n")
 
 
 def _parquet(con, version, tmp: Path, kind, split) -> ExportResult:

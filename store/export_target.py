@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from gristmill.errors import UsageError
+from gristmill.store.files import special
 
 MARK = "user.gristmill.export"
 STDOUT = "-"
@@ -27,7 +28,7 @@ def check(path: Path, store: Path | None, force: bool) -> None:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    kind = _special(st.st_mode)
+    kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else special(st.st_mode)
     if kind:
         raise UsageError(f"{path} is {kind}; export writes a regular file (`-o -` writes to "
                          "standard output)")
@@ -79,15 +80,3 @@ def _is_store_file(path: Path, store: Path) -> bool:
         if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
             return True
     return False
-
-
-def _special(mode: int) -> str | None:
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return None

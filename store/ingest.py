@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from gristmill.errors import GristmillError, InvalidRecord, UsageError
 from gristmill.store import readers, versions
 from gristmill.store.db import Store
+from gristmill.store.files import special
 from gristmill.store.formats import FORMATS
 from gristmill.store.pieces import offsets, split, stage_all
 from gristmill.store.runs import writing
@@ -141,11 +141,11 @@ def expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
         _check_not_special(path)
         if path.is_dir() and not readers.is_saved_dataset(path):
             entries = sorted(path.iterdir())
-            inside = [p for p in entries if p.is_file() and _readable(p)]
-            if not inside:
+            read = {p for p in entries if p.is_file() and _readable(p)}
+            if not read:
                 raise GristmillError(f"{path} holds no .jsonl, .json, .csv or .parquet files")
-            files.extend(p.resolve() for p in inside)
-            left_out.extend(p for p in entries if p not in inside)
+            files.extend(p.resolve() for p in entries if p in read)
+            left_out.extend(p for p in entries if p not in read)
         else:
             try:
                 readers.file_type(path)
@@ -156,14 +156,11 @@ def expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _check_not_special(path: Path) -> None:
-    """Refuse a FIFO, device or socket: reading one may never end (a FIFO without a writer,
-    /dev/zero) and cannot be cut into pieces or read twice."""
-    mode = path.stat().st_mode
-    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            raise GristmillError(f"{path} is {what}; ingest reads files and folders (save the "
-                                 "stream to a file first)")
+    """Refuse a FIFO, device or socket: reading one may never end and cannot be cut into
+    pieces or read twice."""
+    if what := special(path.stat().st_mode):
+        raise GristmillError(f"{path} is {what}; ingest reads files and folders (save the "
+                             "stream to a file first)")
 
 
 def _readable(path: Path) -> bool:

@@ -9,7 +9,6 @@ one bad line stops the ingest or goes to the rejects.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +18,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gristmill.store.files import Flood, GuardedGzip
+
 MAX_RECORD_BYTES = 1 << 20
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20
-NOTHING_BYTES = 16 << 20  # unpacked whitespace, before any record, that ends a gzip read
 
 
 @dataclass(slots=True)
@@ -96,7 +96,7 @@ def _open(path: Path, start: int = 0) -> Iterator[BinaryIO]:
     UTF-16 one, or one that cannot be read."""
     if start == 0:
         _check_not_empty(path)
-    opener = _GuardedGzip if path.name.endswith(".gz") else open
+    opener = GuardedGzip if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
             if start:
@@ -112,32 +112,8 @@ def _open(path: Path, start: int = 0) -> Iterator[BinaryIO]:
             yield f
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         raise FileProblem(f"cannot read the file: {e}") from None
-
-
-class _GuardedGzip(gzip.GzipFile):
-    """gzip that stops when a few bytes unpack into a flood with nothing in it: a 3 MB file of
-    newlines is 3 GB of blank lines, which would take many minutes to say "no records"."""
-
-    def __init__(self, path: Path, mode: str = "rb"):
-        super().__init__(path, mode)
-        self._limit = max(NOTHING_BYTES, 10 * path.stat().st_size)
-        self._seen = False  # a byte other than whitespace has come
-
-    def _check(self, data: bytes) -> bytes:
-        if not self._seen:
-            if data.strip():
-                self._seen = True
-            elif self.tell() > self._limit:
-                raise FileProblem(
-                    f"it unpacks to more than {_size(self._limit)} with no record yet (only "
-                    "whitespace, from a file of a fraction of that): a compression bomb?")
-        return data
-
-    def read(self, size: int | None = -1) -> bytes:
-        return self._check(super().read(size))
-
-    def read1(self, size: int = -1) -> bytes:
-        return self._check(super().read1(size))
+    except Flood as e:
+        raise FileProblem(str(e)) from None
 
 
 def _check_not_empty(path: Path) -> None:
